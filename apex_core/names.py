@@ -1,0 +1,45 @@
+"""Names of every cloud resource, shared by the emulator set-up and the CDKTF stack.
+
+Change a name here and both the local emulators and production follow.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# Pub/Sub
+REQUESTS_TOPIC: Final = "apex-requests"
+REQUESTS_PUSH_SUBSCRIPTION: Final = "apex-requests-push"
+REQUESTS_DLQ_TOPIC: Final = "apex-requests-dlq"
+REQUESTS_DLQ_PUSH_SUBSCRIPTION: Final = "apex-requests-dlq-push"
+EVENTS_TOPIC: Final = "apex-events"
+EDGE_EVENTS_SUBSCRIPTION_PREFIX: Final = "apex-events-edge-"
+MAX_DELIVERY_ATTEMPTS: Final = 5
+PUSH_ACK_DEADLINE_SECONDS: Final = 600
+
+# Firestore collections
+THREADS: Final = "threads"
+MESSAGES: Final = "messages"
+RUNS: Final = "runs"
+EVENTS: Final = "events"
+USERS: Final = "users"
+
+# Cloud Run services / functions (also the functions-framework targets)
+EDGE_SERVICE: Final = "apex-edge"
+RUN_AGENT_FUNCTION: Final = "run_agent"
+INGEST_USAGE_FUNCTION: Final = "ingest_usage"
+DEAD_LETTER_FUNCTION: Final = "handle_dead_letter"
+
+# Local defaults (DESIGN.md, "Local run")
+DEFAULT_PROJECT: Final = "apex-local"
+EDGE_PORT: Final = 8080
+RUN_AGENT_PORT: Final = 8081
+INGEST_USAGE_PORT: Final = 8082
+DEAD_LETTER_PORT: Final = 8083
+PUBSUB_EMULATOR_PORT: Final = 8085
+FIRESTORE_EMULATOR_PORT: Final = 8086
+
+
+def edge_events_subscription(instance_id: str) -> str:
+    """The per-instance pull subscription an edge instance reads run events from."""
+    return f"{EDGE_EVENTS_SUBSCRIPTION_PREFIX}{instance_id}"

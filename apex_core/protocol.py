@@ -1,0 +1,220 @@
+"""Wire protocol ``apex.v1``: the frames a client and the edge exchange, as data.
+
+No I/O here. ``parse_client_frame`` turns raw text into a validated frame or
+raises an :class:`~apex_core.errors.InvalidFrame`; the ``*_frame`` helpers build
+the server's frames as plain dicts ready for ``json.dumps``. ``RunEvent`` is the
+shape of every run event, stored in Firestore exactly as it is sent.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from apex_core.errors import InvalidFrame, UnknownFrameType
+
+PROTOCOL: Final = "apex.v1"
+BEARER_SUBPROTOCOL_PREFIX: Final = "apex.bearer."
+
+# Limits
+MAX_CLIENT_FRAME_BYTES: Final = 8192
+MAX_TEXT_CHARS: Final = 4000
+MAX_ID_CHARS: Final = 128
+
+# Close codes
+CLOSE_NORMAL: Final = 1000
+CLOSE_GOING_AWAY: Final = 1001
+CLOSE_POLICY: Final = 1008
+CLOSE_TOO_BIG: Final = 1009
+
+AgentName = Literal["supervisor", "triage", "data", "optimization", "reporting"]
+RunStatus = Literal["queued", "running", "completed", "failed", "cancelled", "timed_out"]
+TERMINAL_STATUSES: Final[frozenset[str]] = frozenset(
+    {"completed", "failed", "cancelled", "timed_out"}
+)
+EventType = Literal[
+    "agent_started",
+    "agent_thinking",
+    "tool_executing",
+    "tool_completed",
+    "agent_completed",
+    "agent_error",
+]
+
+Identifier = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS, pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+
+def utc_now_rfc3339() -> str:
+    """The current time as RFC 3339 with milliseconds and a ``Z``."""
+    return rfc3339(datetime.now(UTC))
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# ---------------------------------------------------------------- client frames
+
+
+class _ClientFrame(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class UserMessage(_ClientFrame):
+    type: Literal["user_message"]
+    text: Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS)]
+    thread_id: Identifier | None = None
+    client_message_id: Identifier | None = None
+
+
+class Resume(_ClientFrame):
+    type: Literal["resume"]
+    run_id: Identifier
+    after_seq: Annotated[int, Field(ge=0)] = 0
+
+
+class GetThread(_ClientFrame):
+    type: Literal["get_thread"]
+    thread_id: Identifier
+
+
+class ListThreads(_ClientFrame):
+    type: Literal["list_threads"]
+
+
+class Cancel(_ClientFrame):
+    type: Literal["cancel"]
+    run_id: Identifier
+
+
+class Ping(_ClientFrame):
+    type: Literal["ping"]
+
+
+ClientFrame = Annotated[
+    UserMessage | Resume | GetThread | ListThreads | Cancel | Ping,
+    Field(discriminator="type"),
+]
+_CLIENT_FRAME: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
+CLIENT_TYPES: Final = frozenset(
+    {"user_message", "resume", "get_thread", "list_threads", "cancel", "ping"}
+)
+
+
+def parse_client_frame(raw: str | bytes) -> ClientFrame:
+    """Validate one client frame.
+
+    Raises :class:`InvalidFrame` (not JSON, not an object, wrong or missing
+    fields) or :class:`UnknownFrameType`; the message says what was expected
+    and what arrived, and never echoes field values back.
+    """
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidFrame(
+            f"expected one JSON object per text frame; could not parse it ({exc.msg} at position "
+            f"{exc.pos})" if isinstance(exc, json.JSONDecodeError) else
+            "expected one JSON object per text frame; the frame is not valid UTF-8"
+        ) from exc
+    if not isinstance(data, dict):
+        raise InvalidFrame(f"expected a JSON object, got a JSON {type(data).__name__}")
+    frame_type = data.get("type")
+    if not isinstance(frame_type, str):
+        raise InvalidFrame("expected a string field 'type'; it is missing")
+    if frame_type not in CLIENT_TYPES:
+        raise UnknownFrameType(
+            f"unknown frame type {frame_type[:40]!r}; expected one of {sorted(CLIENT_TYPES)}"
+        )
+    try:
+        return _CLIENT_FRAME.validate_python(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'][1:]) or 'frame'}: {err['msg']}"
+            for err in exc.errors(include_input=False, include_url=False)
+        )
+        raise InvalidFrame(f"invalid {frame_type!r} frame: {problems}") from exc
+
+
+# ---------------------------------------------------------------- server frames
+
+
+def connection_ready_frame(
+    *, connection_id: str, user_id: str, demo: bool, session_token: str | None
+) -> dict[str, Any]:
+    frame: dict[str, Any] = {
+        "type": "connection_ready",
+        "connection_id": connection_id,
+        "user_id": user_id,
+        "demo": demo,
+        "protocol": PROTOCOL,
+        "server_time": utc_now_rfc3339(),
+    }
+    if session_token is not None:
+        frame["session_token"] = session_token
+    return frame
+
+
+def error_frame(code: str, message: str, *, retryable: bool = False, **extra: Any) -> dict[str, Any]:
+    return {"type": "error", "code": code, "message": message, "retryable": retryable, **extra}
+
+
+def message_accepted_frame(
+    *, client_message_id: str | None, thread_id: str, run_id: str
+) -> dict[str, Any]:
+    return {
+        "type": "message_accepted",
+        "client_message_id": client_message_id,
+        "thread_id": thread_id,
+        "run_id": run_id,
+    }
+
+
+# ---------------------------------------------------------------- run events
+
+
+class RunEvent(BaseModel):
+    """One run event, exactly as stored at ``runs/{run_id}/events/{seq}`` and sent to clients.
+
+    Fields beyond the common ones depend on ``type`` (see DESIGN.md); they are
+    kept as extra fields so that the stored document and the frame are the same
+    dict.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    type: EventType
+    run_id: str
+    thread_id: str
+    seq: Annotated[int, Field(ge=1)]
+    ts: str
+    agent: AgentName
+
+    def to_frame(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    @property
+    def is_terminal(self) -> bool:
+        """True for the supervisor's final ``agent_completed`` and its ``agent_error``."""
+        return self.agent == "supervisor" and self.type in ("agent_completed", "agent_error")
+
+
+# ---------------------------------------------------------------- edge -> functions
+
+
+class RunRequest(BaseModel):
+    """The body of one ``apex-requests`` message: a user's message, accepted as a run.
+
+    ``run_id`` is decided by the edge, so a redelivery is the same run.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    run_id: Identifier
+    thread_id: Identifier
+    user_id: Annotated[str, Field(min_length=1, max_length=256)]
+    text: Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS)]
+    client_message_id: Identifier | None = None
+    submitted_at: str
