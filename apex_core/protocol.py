@@ -44,7 +44,9 @@ EventType = Literal[
     "agent_error",
 ]
 
-Identifier = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Identifier = Annotated[
+    str, Field(min_length=1, max_length=MAX_ID_CHARS, pattern=r"^[A-Za-z0-9_.:-]+$")
+]
 
 
 def utc_now_rfc3339() -> str:
@@ -116,8 +118,9 @@ def parse_client_frame(raw: str | bytes) -> ClientFrame:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InvalidFrame(
             f"expected one JSON object per text frame; could not parse it ({exc.msg} at position "
-            f"{exc.pos})" if isinstance(exc, json.JSONDecodeError) else
-            "expected one JSON object per text frame; the frame is not valid UTF-8"
+            f"{exc.pos})"
+            if isinstance(exc, json.JSONDecodeError)
+            else "expected one JSON object per text frame; the frame is not valid UTF-8"
         ) from exc
     if not isinstance(data, dict):
         raise InvalidFrame(f"expected a JSON object, got a JSON {type(data).__name__}")
@@ -157,7 +160,9 @@ def connection_ready_frame(
     return frame
 
 
-def error_frame(code: str, message: str, *, retryable: bool = False, **extra: Any) -> dict[str, Any]:
+def error_frame(
+    code: str, message: str, *, retryable: bool = False, **extra: Any
+) -> dict[str, Any]:
     return {"type": "error", "code": code, "message": message, "retryable": retryable, **extra}
 
 

@@ -1,0 +1,114 @@
+"""Start the product's own processes (three functions and the edge) against the emulators.
+
+Used by ``scripts/dev`` (design ports) and by the end-to-end tests (free ports,
+a project of their own), so both run the very same processes.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from apex_core import names
+from emulators.processes import ProcessGroup, http_ready, tcp_ready
+from emulators.provision import PushEndpoints, provision
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FUNCTIONS_SOURCE = REPO_ROOT / "functions" / "main.py"
+PROCESS_READY_TIMEOUT_SECONDS = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class StackPorts:
+    edge: int = names.EDGE_PORT
+    run_agent: int = names.RUN_AGENT_PORT
+    ingest_usage: int = names.INGEST_USAGE_PORT
+    dead_letter: int = names.DEAD_LETTER_PORT
+
+
+@dataclass(frozen=True, slots=True)
+class Stack:
+    """Where a started stack listens."""
+
+    host: str
+    ports: StackPorts
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.host}:{self.ports.edge}/ws"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.host}:{self.ports.edge}"
+
+    @property
+    def ingest_url(self) -> str:
+        return f"http://{self.host}:{self.ports.ingest_usage}"
+
+
+def function_argv(target: str, *, host: str, port: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "functions_framework",
+        "--source",
+        str(FUNCTIONS_SOURCE),
+        "--target",
+        target,
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
+
+
+def start_stack(
+    group: ProcessGroup,
+    *,
+    project: str,
+    env: Mapping[str, str],
+    host: str = "127.0.0.1",
+    ports: StackPorts | None = None,
+) -> Stack:
+    """Provision Pub/Sub for ``project``, start the functions, then the edge; wait for each.
+
+    ``env`` must hold the emulator hosts and the app settings (``JWT_SECRET``,
+    ``DEMO_MODE`` …); ``GOOGLE_CLOUD_PROJECT`` is set to ``project`` here.
+    """
+    ports = ports or StackPorts()
+    env = {**env, "GOOGLE_CLOUD_PROJECT": project, "PYTHONUNBUFFERED": "1"}
+    provision(
+        project,
+        PushEndpoints(
+            run_agent=f"http://{host}:{ports.run_agent}/",
+            dead_letter=f"http://{host}:{ports.dead_letter}/",
+        ),
+    )
+    functions = [
+        (names.RUN_AGENT_FUNCTION, ports.run_agent),
+        (names.INGEST_USAGE_FUNCTION, ports.ingest_usage),
+        (names.DEAD_LETTER_FUNCTION, ports.dead_letter),
+    ]
+    started = [
+        (
+            group.start(
+                target, function_argv(target, host=host, port=port), env=env, cwd=REPO_ROOT
+            ),
+            port,
+        )
+        for target, port in functions
+    ]
+    for child, port in started:
+        child.wait_ready(tcp_ready(host, port), timeout=PROCESS_READY_TIMEOUT_SECONDS)
+    edge = group.start(
+        "edge",
+        [sys.executable, "-m", "edge_ws"],
+        env={**env, "HOST": host, "PORT": str(ports.edge)},
+        cwd=REPO_ROOT,
+    )
+    edge.wait_ready(
+        http_ready(f"http://{host}:{ports.edge}/readyz"), timeout=PROCESS_READY_TIMEOUT_SECONDS
+    )
+    return Stack(host=host, ports=ports)
