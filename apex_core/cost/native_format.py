@@ -1,0 +1,194 @@
+"""The project's own usage format, as CSV or JSONL (docs/USAGE_FORMATS.md).
+
+One row per request (or per bucket of ``requests`` requests). Required:
+``timestamp, provider, model, input_tokens, output_tokens``; everything else
+is optional. ``input_tokens`` includes cached tokens (the OpenAI convention).
+The CSV path is the engine's hot path: it parses with the ``csv`` module and
+plain ``int()``, and only falls back to the careful field parsers to explain a
+bad row.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Final, TextIO
+
+from apex_core.cost.context import ImportContext, RowStream, csv_header, json_lines, short_row
+from apex_core.cost.fields import (
+    parse_bool,
+    parse_count,
+    parse_optional_float,
+    parse_timestamp,
+    text_or_empty,
+)
+from apex_core.cost.records import (
+    PREFIX_BLOCK_TOKENS,
+    RowRejected,
+    UsageRecord,
+    check_token_invariants,
+)
+
+REQUIRED: Final = ("timestamp", "provider", "model", "input_tokens", "output_tokens")
+OPTIONAL: Final = (
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "reasoning_tokens",
+    "requests",
+    "batch",
+    "service_tier",
+    "feature",
+    "end_user",
+    "latency_ms",
+    "prompt_fingerprint",
+    "prefix_blocks",
+    "block_tokens",
+)
+COLUMNS: Final = REQUIRED + OPTIONAL
+_FALSE_TEXT: Final = frozenset({"", "false", "0", "False", "FALSE"})
+
+
+def read_rows(text: TextIO, context: ImportContext, head: str) -> RowStream:
+    """Native JSONL when the file starts with ``{``, else native CSV."""
+    if head.lstrip().startswith("{"):
+        return _jsonl_rows(text, context)
+    return _csv_rows(text, context)
+
+
+def _csv_rows(text: TextIO, context: ImportContext) -> RowStream:
+    reader, index = csv_header(text, context, REQUIRED)
+    width = len(index)
+    absent = width  # every row gets one trailing "" so absent columns read as empty
+    (ts_i, prov_i, model_i, in_i, out_i, cached_i, cw_i, cw1h_i, reas_i, req_i, batch_i,
+     tier_i, feat_i, user_i, lat_i, fp_i, blocks_i, bt_i) = (
+        index.get(name, absent) for name in COLUMNS
+    )  # fmt: skip
+    source = context.source
+    fromiso = datetime.fromisoformat
+    utc = UTC
+    false_text = _FALSE_TEXT
+    record = UsageRecord
+    for row in reader:
+        line = reader.line_num
+        if len(row) < width:
+            if not row:
+                continue
+            yield context.reject(line, short_row(row, width))
+            continue
+        row.append("")
+        try:
+            ts = fromiso(row[ts_i])
+            if ts.tzinfo is not utc:
+                ts = ts.replace(tzinfo=utc) if ts.tzinfo is None else ts.astimezone(utc)
+            req_text = row[req_i]
+            lat_text = row[lat_i]
+            blocks_text = row[blocks_i]
+            bt_text = row[bt_i]
+            item = record(
+                ts,
+                row[prov_i].lower(),
+                row[model_i],
+                int(row[in_i]),
+                int(row[out_i]),
+                int(row[cached_i] or 0),
+                int(row[cw_i] or 0),
+                int(row[cw1h_i] or 0),
+                int(row[reas_i] or 0),
+                int(req_text) if req_text else 1,
+                row[batch_i] not in false_text,
+                row[tier_i],
+                row[feat_i],
+                row[user_i],
+                float(lat_text) if lat_text else None,
+                row[fp_i] or None,
+                tuple(blocks_text.split()) if blocks_text else (),
+                int(bt_text) if bt_text else PREFIX_BLOCK_TOKENS,
+                source,
+                line,
+            )
+        except ValueError:
+            item = None
+        if (
+            item is None
+            or (
+                item.input_tokens | item.output_tokens | item.cached_input_tokens
+                | item.cache_write_tokens | item.cache_write_1h_tokens | item.reasoning_tokens
+                | item.requests
+            ) < 0
+            or not item.provider
+            or not item.model
+            or item.cached_input_tokens + item.cache_write_tokens > item.input_tokens
+            or item.reasoning_tokens > item.output_tokens
+            or item.cache_write_1h_tokens > item.cache_write_tokens
+            or (item.batch and row[batch_i].lower() not in ("true", "1", "yes"))
+            or (item.latency_ms is not None and not item.latency_ms >= 0)
+        ):  # fmt: skip
+            # Slow path: parse the row again, carefully, to say exactly what is wrong.
+            try:
+                item = _from_mapping(dict(zip(COLUMNS, (row[i] for i in (
+                    ts_i, prov_i, model_i, in_i, out_i, cached_i, cw_i, cw1h_i, reas_i, req_i,
+                    batch_i, tier_i, feat_i, user_i, lat_i, fp_i, blocks_i, bt_i)), strict=True)),
+                    source, line)  # fmt: skip
+            except RowRejected as error:
+                yield context.reject(line, error)
+                continue
+        yield item
+
+
+def _jsonl_rows(text: TextIO, context: ImportContext) -> RowStream:
+    for line, value in json_lines(text):
+        if isinstance(value, RowRejected):
+            yield context.reject(line, value)
+            continue
+        try:
+            yield _from_mapping(value, context.source, line)
+        except RowRejected as error:
+            yield context.reject(line, error)
+
+
+def _from_mapping(values: dict[str, Any], source: str, line: int) -> UsageRecord:
+    """Careful parse of one native row (CSV fields or a JSON object)."""
+    for name in REQUIRED:
+        if values.get(name) in (None, ""):
+            raise RowRejected(f"missing {name}", f"expected a value in '{name}'")
+    blocks = values.get("prefix_blocks")
+    if isinstance(blocks, str):
+        block_ids = tuple(blocks.split())
+    elif isinstance(blocks, list):
+        block_ids = tuple(str(block) for block in blocks)
+    elif blocks is None:
+        block_ids = ()
+    else:
+        raise RowRejected("bad prefix_blocks", "expected a list of block ids or a string of them")
+    record = UsageRecord(
+        timestamp=parse_timestamp(values["timestamp"]),
+        provider=text_or_empty(values["provider"]).lower(),
+        model=text_or_empty(values["model"]),
+        input_tokens=parse_count(values["input_tokens"], "input_tokens"),
+        output_tokens=parse_count(values["output_tokens"], "output_tokens"),
+        cached_input_tokens=parse_count(
+            values.get("cached_input_tokens"), "cached_input_tokens", required=False
+        ),
+        cache_write_tokens=parse_count(
+            values.get("cache_write_tokens"), "cache_write_tokens", required=False
+        ),
+        cache_write_1h_tokens=parse_count(
+            values.get("cache_write_1h_tokens"), "cache_write_1h_tokens", required=False
+        ),
+        reasoning_tokens=parse_count(
+            values.get("reasoning_tokens"), "reasoning_tokens", required=False
+        ),
+        requests=parse_count(values.get("requests") or 1, "requests"),
+        batch=parse_bool(values.get("batch"), "batch"),
+        service_tier=text_or_empty(values.get("service_tier")),
+        feature=text_or_empty(values.get("feature")),
+        end_user=text_or_empty(values.get("end_user")),
+        latency_ms=parse_optional_float(values.get("latency_ms"), "latency_ms"),
+        prompt_fingerprint=text_or_empty(values.get("prompt_fingerprint")) or None,
+        prefix_blocks=block_ids,
+        block_tokens=parse_count(values.get("block_tokens") or PREFIX_BLOCK_TOKENS, "block_tokens"),
+        source=source,
+        line=line,
+    )
+    check_token_invariants(record)
+    return record

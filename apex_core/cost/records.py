@@ -1,0 +1,133 @@
+"""The normalized usage record every importer produces, and the rejection of a bad row.
+
+Token rule (see docs/COST_ENGINE.md): ``input_tokens`` is the *total* prompt
+size, including ``cached_input_tokens`` (cache reads) and ``cache_write_tokens``
+(cache creation). OpenAI reports input that way already; Anthropic reports
+uncached input separately, so its importers add the three together.
+``output_tokens`` includes ``reasoning_tokens``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+PREFIX_BLOCK_TOKENS: Final = 512
+"""Default size of one prefix block (Mooncake's trace uses 512-token blocks)."""
+
+
+class RowRejected(ValueError):
+    """Raised by a row parser: the row is malformed.
+
+    ``reason`` is a short, stable category (counted in ``rows.reasons``);
+    ``detail`` says what arrived and what was expected.
+    """
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(slots=True, frozen=True)
+class Rejection:
+    """A row that could not be imported: where it is and why.
+
+    ``line`` is the 1-based line of the row in line-based files (CSV, JSONL);
+    in a whole JSON document it is 0 and ``where`` holds the JSON path.
+    """
+
+    source: str
+    line: int
+    reason: str
+    detail: str = ""
+    where: str = ""
+
+    def describe(self) -> str:
+        """``file:line: reason: detail``, the form an editor can jump to."""
+        place = f"{self.source}:{self.line}" if self.line else f"{self.source} {self.where}"
+        text = f"{self.reason}: {self.detail}" if self.detail else self.reason
+        return f"{place}: {text}"
+
+    def to_json(self) -> dict[str, object]:
+        """JSON-safe dict."""
+        return {
+            "source": self.source,
+            "line": self.line,
+            "where": self.where,
+            "reason": self.reason,
+            "detail": self.detail,
+        }
+
+
+@dataclass(slots=True)
+class UsageRecord:
+    """One request (or one pre-aggregated bucket of ``requests`` requests) of LLM usage."""
+
+    timestamp: datetime
+    """When the request (or the bucket) started, timezone-aware UTC."""
+    provider: str
+    """genai-prices provider id, lower case: ``openai``, ``anthropic``, ``google`` …"""
+    model: str
+    input_tokens: int
+    """All prompt tokens, including cached reads and cache writes."""
+    output_tokens: int
+    """All completion tokens, including reasoning tokens."""
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
+    """Tokens written to the prompt cache (all TTLs)."""
+    cache_write_1h_tokens: int = 0
+    """The part of ``cache_write_tokens`` written with a one-hour TTL (Anthropic)."""
+    reasoning_tokens: int = 0
+    requests: int = 1
+    batch: bool = False
+    service_tier: str = ""
+    feature: str = ""
+    """Feature, project or tag the usage is attributed to."""
+    end_user: str = ""
+    latency_ms: float | None = None
+    prompt_fingerprint: str | None = None
+    """Hash of the whole request: equal fingerprints are duplicate requests."""
+    prefix_blocks: tuple[str, ...] = ()
+    """Ids of the prompt's prefix blocks; equal leading ids are a shared (cacheable) prefix."""
+    block_tokens: int = PREFIX_BLOCK_TOKENS
+    source: str = ""
+    line: int = 0
+
+
+def check_token_invariants(record: UsageRecord) -> None:
+    """Raise :class:`RowRejected` when the token counts contradict each other."""
+    for name in (
+        "input_tokens",
+        "output_tokens",
+        "cached_input_tokens",
+        "cache_write_tokens",
+        "cache_write_1h_tokens",
+        "reasoning_tokens",
+        "requests",
+    ):
+        value = getattr(record, name)
+        if value < 0:
+            raise RowRejected(f"negative {name}", f"expected a count >= 0, got {value}")
+    if record.cached_input_tokens + record.cache_write_tokens > record.input_tokens:
+        raise RowRejected(
+            "cached tokens exceed input_tokens",
+            f"cached_input_tokens ({record.cached_input_tokens}) + cache_write_tokens "
+            f"({record.cache_write_tokens}) exceed input_tokens ({record.input_tokens}); "
+            "input_tokens must be the total prompt size including cached tokens",
+        )
+    if record.cache_write_1h_tokens > record.cache_write_tokens:
+        raise RowRejected(
+            "cache_write_1h_tokens exceed cache_write_tokens",
+            f"cache_write_1h_tokens ({record.cache_write_1h_tokens}) > cache_write_tokens "
+            f"({record.cache_write_tokens})",
+        )
+    if record.reasoning_tokens > record.output_tokens:
+        raise RowRejected(
+            "reasoning_tokens exceed output_tokens",
+            f"reasoning_tokens ({record.reasoning_tokens}) > output_tokens "
+            f"({record.output_tokens}); output_tokens must include reasoning tokens",
+        )
+    if record.timestamp.tzinfo is None:
+        raise RowRejected("timestamp without timezone", "expected UTC, e.g. 2025-03-01T12:00:00Z")
