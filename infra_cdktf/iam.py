@@ -1,0 +1,144 @@
+"""Service accounts, custom roles and the project-level grants that cannot be narrower.
+
+One service account per workload, each holding exactly what its code uses.
+Grants on a single resource (a topic, a subscription, the secret, a Cloud Run
+service or job) live next to that resource (``messaging.py``, ``edge.py``);
+this module holds only what IAM offers at project level alone:
+
+* ``roles/datastore.user`` — Firestore has no per-collection IAM.
+* ``roles/logging.logWriter`` for the edge.
+* ``apexEdgeSubscriptions`` — the edge creates, reads from and deletes its own
+  ``apex-events-edge-<instance>`` pull subscription. Subscriptions are created
+  in the project, so ``pubsub.subscriptions.create`` is checked on the project;
+  ``pubsub.editor`` would also let the edge publish anywhere, change topics and
+  attach to ``apex-requests`` (every user's messages). The custom role has only
+  create/delete/get/consume; attaching is allowed on ``apex-events`` alone by a
+  second role bound on that topic (``apexAttachSubscription``).
+* ``apexEdgeJanitor`` — list, get and delete subscriptions and read the
+  backlog-age metric that tells a dead edge's subscription from a live one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cdktf_cdktf_provider_google.project_iam_custom_role import ProjectIamCustomRole
+from cdktf_cdktf_provider_google.project_iam_member import ProjectIamMember
+from cdktf_cdktf_provider_google.secret_manager_secret_iam_member import (
+    SecretManagerSecretIamMember,
+)
+from cdktf_cdktf_provider_google.service_account import ServiceAccount
+from constructs import Construct
+
+from infra_cdktf import config
+
+EDGE_SUBSCRIPTION_PERMISSIONS = (
+    "pubsub.subscriptions.consume",
+    "pubsub.subscriptions.create",
+    "pubsub.subscriptions.delete",
+    "pubsub.subscriptions.get",
+)
+ATTACH_PERMISSIONS = ("pubsub.topics.attachSubscription",)
+JANITOR_PERMISSIONS = (
+    "monitoring.timeSeries.list",
+    "pubsub.subscriptions.delete",
+    "pubsub.subscriptions.get",
+    "pubsub.subscriptions.list",
+)
+
+
+def member(account: ServiceAccount) -> str:
+    return f"serviceAccount:{account.email}"
+
+
+@dataclass(frozen=True)
+class Accounts:
+    edge: ServiceAccount
+    run_agent: ServiceAccount
+    ingest: ServiceAccount
+    dead_letter: ServiceAccount
+    push: ServiceAccount
+    dlq_push: ServiceAccount
+    janitor: ServiceAccount
+    scheduler: ServiceAccount
+
+
+class Identities(Construct):
+    """Every service account of the app, and its project-level grants."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, project_id: str) -> None:
+        super().__init__(scope, construct_id)
+
+        def account(account_id: str, what: str) -> ServiceAccount:
+            return ServiceAccount(
+                self,
+                account_id.replace("-", "_"),
+                account_id=account_id,
+                display_name=f"Netra Apex {what}",
+                project=project_id,
+            )
+
+        self.accounts = Accounts(
+            edge=account(config.EDGE_ACCOUNT, "WebSocket edge"),
+            run_agent=account(config.RUN_AGENT_ACCOUNT, "run_agent function"),
+            ingest=account(config.INGEST_ACCOUNT, "ingest_usage function"),
+            dead_letter=account(config.DEAD_LETTER_ACCOUNT, "dead-letter handler"),
+            push=account(config.PUSH_ACCOUNT, "apex-requests push identity"),
+            dlq_push=account(config.DLQ_PUSH_ACCOUNT, "dead-letter push identity"),
+            janitor=account(config.JANITOR_ACCOUNT, "edge subscription janitor"),
+            scheduler=account(config.SCHEDULER_ACCOUNT, "janitor scheduler"),
+        )
+        a = self.accounts
+
+        edge_subscriptions = ProjectIamCustomRole(
+            self,
+            "edge_subscriptions_role",
+            project=project_id,
+            role_id="apexEdgeSubscriptions",
+            title="Apex edge per-instance subscriptions",
+            description="Create, pull from and delete the edge's apex-events-edge-* subscription.",
+            permissions=list(EDGE_SUBSCRIPTION_PERMISSIONS),
+        )
+        self.attach_role = ProjectIamCustomRole(
+            self,
+            "attach_subscription_role",
+            project=project_id,
+            role_id="apexAttachSubscription",
+            title="Apex attach subscription",
+            description="Attach a subscription to the topic this role is granted on.",
+            permissions=list(ATTACH_PERMISSIONS),
+        )
+        janitor_role = ProjectIamCustomRole(
+            self,
+            "janitor_role",
+            project=project_id,
+            role_id="apexEdgeJanitor",
+            title="Apex edge subscription janitor",
+            description="Find and delete apex-events-edge-* subscriptions of gone instances.",
+            permissions=list(JANITOR_PERMISSIONS),
+        )
+
+        grants: list[tuple[str, ServiceAccount, str]] = [
+            ("edge_datastore", a.edge, "roles/datastore.user"),
+            ("edge_log_writer", a.edge, "roles/logging.logWriter"),
+            ("edge_subscriptions", a.edge, edge_subscriptions.id),
+            ("run_agent_datastore", a.run_agent, "roles/datastore.user"),
+            ("ingest_datastore", a.ingest, "roles/datastore.user"),
+            ("dead_letter_datastore", a.dead_letter, "roles/datastore.user"),
+            ("janitor_subscriptions", a.janitor, janitor_role.id),
+        ]
+        for grant_id, grantee, role in grants:
+            ProjectIamMember(self, grant_id, project=project_id, role=role, member=member(grantee))
+
+        # The JWT secret is read by the two services that verify tokens themselves.
+        self.secret_access = [
+            SecretManagerSecretIamMember(
+                self,
+                f"{name}_jwt_secret",
+                project=project_id,
+                secret_id=config.JWT_SECRET_ID,
+                role="roles/secretmanager.secretAccessor",
+                member=member(grantee),
+            )
+            for name, grantee in (("edge", a.edge), ("ingest", a.ingest))
+        ]
