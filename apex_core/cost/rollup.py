@@ -1,0 +1,321 @@
+"""``UsageRollup``: the compact, mergeable aggregate the engine analyses (stage 1, accumulate).
+
+A cell per (day, provider, model, feature, end user, batch, service tier)
+holds integer counters (layout below): the usage of all requests, of the
+short-output requests, of the duplicate requests, latency stats and the
+prompt-cache simulation. It serializes to a deterministic JSON-safe dict and
+to chunks well under Firestore's 1 MiB document limit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from apex_core.cost.errors import BadRollup
+from apex_core.cost.importing import ImportStats
+from apex_core.cost.records import Rejection, UsageRecord
+from apex_core.cost.repeats import DUPLICATE_WINDOW_SECONDS, PrefixCache, RecentIds
+
+SCHEMA: Final = "apex.usage_rollup.v1"
+SHORT_OUTPUT_TOKENS: Final = 300
+"""A request whose output is at most this many tokens is 'short' (cheaper-model candidate)."""
+MAX_END_USERS: Final = 2000
+MAX_FEATURES: Final = 500
+OTHER: Final = "(other)"
+CHUNK_BYTES: Final = 512 * 1024
+
+# Counter layout. A usage block is 7 counters; ALL, SHORT and DUP are offsets of blocks.
+USAGE_FIELDS: Final = (
+    "requests",
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+)
+ALL, SHORT, DUP = 0, 7, 14
+LATENCY_COUNT, LATENCY_SUM_MS, LATENCY_MAX_MS = 21, 22, 23
+PREFIX_REQUESTS, PREFIX_HIT_TOKENS, PREFIX_WRITE_TOKENS = 24, 25, 26
+RECORDS: Final = 27
+WIDTH: Final = 28
+
+CellKey = tuple[str, str, str, str, str, bool, str]
+"""(day, provider, model, feature, end_user, batch, service_tier)"""
+
+
+@dataclass(slots=True)
+class UsageRollup:
+    """Mergeable aggregate of usage records; see the module docstring for its cells."""
+
+    cells: dict[CellKey, list[int]] = field(default_factory=dict)
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    daily_buckets: bool = True
+    """True while every record starts at midnight (daily usage exports)."""
+    rows: ImportStats = field(default_factory=ImportStats)
+    notes: list[str] = field(default_factory=list)
+    _users: set[str] = field(default_factory=set)
+    _features: set[str] = field(default_factory=set)
+    _prefixes: PrefixCache = field(default_factory=PrefixCache)
+    _fingerprints: RecentIds = field(default_factory=RecentIds)
+
+    def add(self, record: UsageRecord) -> None:
+        """Add one record (the hot path of an import)."""
+        ts = record.timestamp
+        user = record.end_user
+        if user not in self._users:
+            user = self._admit(self._users, user, MAX_END_USERS)
+        feature = record.feature
+        if feature not in self._features:
+            feature = self._admit(self._features, feature, MAX_FEATURES)
+        key = (
+            ts.date().isoformat(),
+            record.provider,
+            record.model,
+            feature,
+            user,
+            record.batch,
+            record.service_tier,
+        )
+        cell = self.cells.get(key)
+        if cell is None:
+            cell = self.cells[key] = [0] * WIDTH
+        requests = record.requests
+        usage = (
+            requests,
+            record.input_tokens,
+            record.cached_input_tokens,
+            record.cache_write_tokens,
+            record.cache_write_1h_tokens,
+            record.output_tokens,
+            record.reasoning_tokens,
+        )
+        cell[0] += requests
+        cell[1] += usage[1]
+        cell[2] += usage[2]
+        cell[3] += usage[3]
+        cell[4] += usage[4]
+        cell[5] += usage[5]
+        cell[6] += usage[6]
+        cell[RECORDS] += 1
+        if requests and usage[5] <= SHORT_OUTPUT_TOKENS * requests:
+            for offset in range(7):
+                cell[SHORT + offset] += usage[offset]
+        latency = record.latency_ms
+        if latency is not None:
+            cell[LATENCY_COUNT] += 1
+            cell[LATENCY_SUM_MS] += round(latency)
+            if latency > cell[LATENCY_MAX_MS]:
+                cell[LATENCY_MAX_MS] = round(latency)
+        first = self.first_seen
+        if first is None or ts < first:
+            self.first_seen = ts
+        last = self.last_seen
+        if last is None or ts > last:
+            self.last_seen = ts
+        if self.daily_buckets and (ts.hour or ts.minute or ts.second or ts.microsecond):
+            self.daily_buckets = False
+        fingerprint = record.prompt_fingerprint
+        if fingerprint is not None:
+            seen = self._fingerprints.touch(
+                (record.provider, record.model, fingerprint),
+                ts.timestamp(),
+                DUPLICATE_WINDOW_SECONDS,
+            )
+            if seen:
+                for offset in range(7):
+                    cell[DUP + offset] += usage[offset]
+                return  # served by a response cache: no prompt-cache effect
+        if record.prefix_blocks:
+            hit, write = self._prefixes.observe(
+                record.provider,
+                record.model,
+                record.prefix_blocks,
+                block_tokens=record.block_tokens,
+                input_tokens=record.input_tokens,
+                now=ts.timestamp(),
+            )
+            cell[PREFIX_REQUESTS] += requests
+            cell[PREFIX_HIT_TOKENS] += hit
+            cell[PREFIX_WRITE_TOKENS] += write
+
+    @staticmethod
+    def _admit(known: set[str], value: str, limit: int) -> str:
+        if len(known) >= limit:
+            return OTHER
+        known.add(value)
+        return value
+
+    def merge(self, other: UsageRollup) -> UsageRollup:
+        """Add ``other`` into this roll-up (in place) and return it."""
+        for other_key, counters in other.cells.items():
+            _, _, _, feature, user, _, _ = other_key
+            if user not in self._users:
+                user = self._admit(self._users, user, MAX_END_USERS)
+            if feature not in self._features:
+                feature = self._admit(self._features, feature, MAX_FEATURES)
+            key = (
+                other_key[0],
+                other_key[1],
+                other_key[2],
+                feature,
+                user,
+                other_key[5],
+                other_key[6],
+            )
+            cell = self.cells.get(key)
+            if cell is None:
+                self.cells[key] = list(counters)
+                continue
+            for index in range(WIDTH):
+                if index == LATENCY_MAX_MS:
+                    cell[index] = max(cell[index], counters[index])
+                else:
+                    cell[index] += counters[index]
+        if other.first_seen is not None and (
+            self.first_seen is None or other.first_seen < self.first_seen
+        ):
+            self.first_seen = other.first_seen
+        if other.last_seen is not None and (
+            self.last_seen is None or other.last_seen > self.last_seen
+        ):
+            self.last_seen = other.last_seen
+        self.daily_buckets = self.daily_buckets and other.daily_buckets
+        self.rows.merge(other.rows)
+        for note in other.notes:
+            if note not in self.notes and len(self.notes) < 50:
+                self.notes.append(note)
+        return self
+
+    # ------------------------------------------------------------ serialization
+
+    def _header(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "first_seen": _iso(self.first_seen),
+            "last_seen": _iso(self.last_seen),
+            "daily_buckets": self.daily_buckets,
+            "rows": self.rows.to_json(),
+            "notes": list(self.notes),
+        }
+
+    def _cell_rows(self) -> list[list[Any]]:
+        return [[*key, *counters] for key, counters in sorted(self.cells.items())]
+
+    def to_json(self) -> dict[str, Any]:
+        """A deterministic JSON-safe dict (cells sorted by key)."""
+        return {**self._header(), "cells": self._cell_rows()}
+
+    @classmethod
+    def from_json(cls, data: Any) -> UsageRollup:
+        """The inverse of :meth:`to_json`; raises :class:`BadRollup` on anything else."""
+        rollup = cls()
+        _read_header(rollup, data)
+        _read_cells(rollup, data.get("cells"))
+        return rollup
+
+    def to_chunks(self, max_bytes: int = CHUNK_BYTES) -> list[dict[str, Any]]:
+        """Split into dicts each at most ``max_bytes`` as compact JSON (one Firestore doc each)."""
+        header = self._header()
+        budget = max_bytes - len(_compact({**header, "chunk": 0, "chunks": 0, "cells": []})) - 64
+        if budget < 1024:
+            raise BadRollup(f"max_bytes={max_bytes} leaves no room for cells; use at least 64 KiB")
+        parts: list[list[list[Any]]] = [[]]
+        used = 0
+        for row in self._cell_rows():
+            size = len(_compact(row)) + 1
+            if used + size > budget and parts[-1]:
+                parts.append([])
+                used = 0
+            parts[-1].append(row)
+            used += size
+        return [
+            {**header, "chunk": index, "chunks": len(parts), "cells": cells}
+            for index, cells in enumerate(parts)
+        ]
+
+    @classmethod
+    def from_chunks(cls, chunks: Iterable[Any]) -> UsageRollup:
+        """Reassemble :meth:`to_chunks` output (any order); all chunks must be present."""
+        items = sorted(
+            chunks, key=lambda chunk: chunk.get("chunk", -1) if isinstance(chunk, dict) else -1
+        )
+        if not items:
+            raise BadRollup("no chunks given; expected the list stored by to_chunks()")
+        expected = items[0].get("chunks")
+        indexes = [item.get("chunk") for item in items]
+        if indexes != list(range(len(items))) or expected != len(items):
+            raise BadRollup(
+                f"incomplete roll-up: got chunks {indexes}, expected 0..{expected}-1; "
+                "store and read every chunk of an upload together"
+            )
+        rollup = cls()
+        _read_header(rollup, items[0])
+        for item in items:
+            _read_cells(rollup, item.get("cells"))
+        return rollup
+
+
+def accumulate(records: Iterable[UsageRecord], rollup: UsageRollup | None = None) -> UsageRollup:
+    """Stream ``records`` into ``rollup`` (a new one by default) and return it."""
+    target = UsageRollup() if rollup is None else rollup
+    add = target.add
+    for record in records:
+        add(record)
+    return target
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat()
+
+
+def _compact(value: Any) -> str:
+    # Measured with json.dumps' default separators: a conservative upper bound of the stored size.
+    return json.dumps(value, sort_keys=True)
+
+
+def _read_header(rollup: UsageRollup, data: Any) -> None:
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        found = data.get("schema") if isinstance(data, dict) else type(data).__name__
+        raise BadRollup(f"expected a roll-up with schema {SCHEMA!r}, got {found!r}")
+    try:
+        first, last = data.get("first_seen"), data.get("last_seen")
+        rollup.first_seen = None if first is None else datetime.fromisoformat(first)
+        rollup.last_seen = None if last is None else datetime.fromisoformat(last)
+        rollup.daily_buckets = bool(data.get("daily_buckets", True))
+        rows = data.get("rows") or {}
+        stats = rollup.rows
+        stats.read, stats.imported, stats.rejected = (
+            int(rows.get(name, 0)) for name in ("read", "imported", "rejected")
+        )
+        stats.reasons.update({str(k): int(v) for k, v in (rows.get("reasons") or {}).items()})
+        stats.examples.extend(
+            Rejection(**{k: item[k] for k in ("source", "line", "reason", "detail", "where")})
+            for item in rows.get("examples") or []
+        )
+        rollup.notes.extend(str(note) for note in data.get("notes") or [])
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise BadRollup(f"malformed roll-up header: {exc}") from exc
+
+
+def _read_cells(rollup: UsageRollup, rows: Any) -> None:
+    if not isinstance(rows, list):
+        raise BadRollup("malformed roll-up: 'cells' must be a list of cell rows")
+    for row in rows:
+        if not isinstance(row, list) or len(row) != 7 + WIDTH:
+            raise BadRollup(f"malformed roll-up cell: expected {7 + WIDTH} values per cell")
+        day, provider, model, feature, user, batch, tier = row[:7]
+        counters = row[7:]
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in counters):
+            raise BadRollup(f"malformed roll-up cell {row[:7]}: counters must be integers")
+        if not all(isinstance(v, str) for v in (day, provider, model, feature, user, tier)) or (
+            not isinstance(batch, bool)
+        ):
+            raise BadRollup(f"malformed roll-up cell key {row[:7]}")
+        single = UsageRollup(cells={(day, provider, model, feature, user, batch, tier): counters})
+        rollup.merge(single)
