@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from apex_core.cost.errors import BadRollup
-from apex_core.cost.importing import ImportStats
+from apex_core.cost.importing import ImportResult, ImportStats
 from apex_core.cost.records import Rejection, UsageRecord
 from apex_core.cost.repeats import DUPLICATE_WINDOW_SECONDS, PrefixCache, RecentIds
 
@@ -262,11 +262,28 @@ class UsageRollup:
 
 
 def accumulate(records: Iterable[UsageRecord], rollup: UsageRollup | None = None) -> UsageRollup:
-    """Stream ``records`` into ``rollup`` (a new one by default) and return it."""
+    """Stream ``records`` into ``rollup`` (a new one by default) and return it.
+
+    Given an :class:`~apex_core.cost.importing.ImportResult`, its row counts
+    (rejections included) and notes are added to ``rollup.rows`` / ``notes``;
+    given plain records, each counts as one row read and imported.
+    """
     target = UsageRollup() if rollup is None else rollup
     add = target.add
+    if isinstance(records, ImportResult):
+        for record in records:
+            add(record)
+        target.rows.merge(records.stats)
+        for note in records.notes:
+            if note not in target.notes:
+                target.notes.append(note)
+        return target
+    count = 0
     for record in records:
         add(record)
+        count += 1
+    target.rows.read += count
+    target.rows.imported += count
     return target
 
 

@@ -1,0 +1,117 @@
+"""``render_markdown``: the human report of an :class:`Analysis`; every number comes from it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apex_core.cost.analysis import Analysis
+
+
+def _money(amount: float | None) -> str:
+    if amount is None:
+        return "n/a"
+    if abs(amount) >= 100:
+        return f"${amount:,.0f}"
+    if abs(amount) >= 1:
+        return f"${amount:,.2f}"
+    return f"${amount:,.4f}"
+
+
+def _cell(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ") or "(none)"
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in rows]
+    return lines
+
+
+def render_markdown(analysis: Analysis, *, top: int = 10) -> str:
+    """The markdown report: totals, top models, breakdowns, recommendations, unpriced, rows."""
+    data = analysis.to_json()
+    period = data["period"]
+    total = data["total_cost_usd"]
+    savings = sum(item["estimated_monthly_savings_usd"] for item in data["recommendations"])
+    out = ["# AI cost analysis", ""]
+    out.append(
+        f"**Total: {_money(total)}** over {period['days']:g} day(s) "
+        f"({period['first_seen'] or '-'} to {period['last_seen'] or '-'}); "
+        f"projected {_money(period['projected_monthly_cost_usd'])} a month."
+    )
+    units = data["unit_costs"]
+    out.append(
+        f"{units['requests']:,} requests, {units['tokens']:,} tokens: "
+        f"{_money(units['cost_per_request_usd'])} per request, "
+        f"{_money(units['cost_per_1k_tokens_usd'])} per 1K tokens."
+    )
+    out += ["", "## Top models", ""]
+    out += _table(
+        ["Provider", "Model", "Requests", "Input tokens", "Cached input", "Output tokens", "Cost"],
+        [
+            [m["provider"], m["model"], f"{m['requests']:,}", f"{m['input_tokens']:,}",
+             f"{m['cached_input_tokens']:,}", f"{m['output_tokens']:,}", _money(m["cost_usd"])]
+            for m in data["by_model"][:top]
+        ],
+    )  # fmt: skip
+    out += ["", "## Recommendations", ""]
+    if data["recommendations"]:
+        out.append(
+            f"Up to {_money(savings)} a month in total if every change were applied "
+            "independently (savings overlap, so they do not simply add up)."
+        )
+        out.append("")
+        out += _table(
+            ["#", "Change", "Saves / month", "Assumption"],
+            [
+                [
+                    index,
+                    item["title"],
+                    _money(item["estimated_monthly_savings_usd"]),
+                    item["assumption"],
+                ]
+                for index, item in enumerate(data["recommendations"], start=1)
+            ],
+        )
+    else:
+        out.append("No change found that saves at least a cent a month on this usage.")
+    for title, key, label in (
+        ("By provider", "by_provider", "provider"),
+        ("By feature", "by_feature", "feature"),
+        ("Top end users", "by_end_user", "end_user"),
+    ):
+        rows = data[key][:top]
+        if len(rows) > 1 or (rows and rows[0][label]):
+            out += ["", f"## {title}", ""]
+            out += _table([label.replace("_", " ").capitalize(), "Requests", "Cost"],
+                          [[r[label], f"{r['requests']:,}", _money(r["cost_usd"])] for r in rows])  # fmt: skip
+    if len(data["week_over_week"]) > 1:
+        out += ["", "## Week over week", ""]
+        out += _table(["Week of", "Cost", "Change"], [
+            [w["week_start"], _money(w["cost_usd"]),
+             "-" if w["change_pct"] is None else f"{w['change_pct']:+.1f}%"]
+            for w in data["week_over_week"]
+        ])  # fmt: skip
+    if data["spike_days"]:
+        out += ["", "## Spike days", ""]
+        out += _table(["Date", "Cost", "x median day"], [
+            [s["date"], _money(s["cost_usd"]), f"{s['ratio']:g}"] for s in data["spike_days"]
+        ])  # fmt: skip
+    if data["unpriced"]:
+        out += ["", "## Unpriced models (not in any total)", ""]
+        out += _table(["Provider", "Model", "Records", "Input tokens", "Output tokens"], [
+            [u["provider"], u["model"], f"{u['records']:,}", f"{u['input_tokens']:,}",
+             f"{u['output_tokens']:,}"] for u in data["unpriced"]
+        ])  # fmt: skip
+    rows_info = data["rows"]
+    out += ["", "## Rows", ""]
+    out.append(
+        f"{rows_info['read']:,} read, {rows_info['imported']:,} imported, "
+        f"{rows_info['rejected']:,} rejected."
+    )
+    for reason, count in rows_info["reasons"].items():
+        out.append(f"- {count:,} x {reason}")
+    for note in data["notes"]:
+        out.append(f"- Note: {note}")
+    out.append("")
+    return "\n".join(out)
