@@ -1,0 +1,51 @@
+"""The foundation stack, the variables the user sets, and how long synth takes."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra_cdktf import config
+from tests.infra.synth import Synth
+
+pytestmark = pytest.mark.infra
+
+SYNTH_BUDGET_SECONDS = 120
+
+
+def test_foundation_holds_registry_secret_and_apis(synth: Synth) -> None:
+    stack = synth.foundation
+    repository = stack.one("google_artifact_registry_repository", repository_id="apex")
+    assert repository["format"] == "DOCKER"
+    secret = stack.one("google_secret_manager_secret", secret_id=config.JWT_SECRET_ID)
+    assert "auto" in secret["replication"]
+    apis = {block["service"] for block in stack.resources("google_project_service").values()}
+    assert apis == set(config.APIS)
+
+
+def test_no_secret_value_in_any_stack(synth: Synth) -> None:
+    for stack in synth.stacks:
+        assert not stack.resources("google_secret_manager_secret_version")
+
+
+def test_firestore_native(synth: Synth) -> None:
+    database = synth.app.one("google_firestore_database", name="(default)")
+    assert database["type"] == "FIRESTORE_NATIVE"
+    assert database["deletion_policy"] == "ABANDON"
+
+
+def test_variables_the_user_sets(synth: Synth) -> None:
+    assert set(synth.app.document["variable"]) == {
+        "project_id",
+        "region",
+        "domain",
+        "edge_image",
+        "functions_image",
+    }
+    assert set(synth.foundation.document["variable"]) == {"project_id", "region"}
+    for stack in synth.stacks:
+        (provider,) = stack.document["provider"]["google"]
+        assert provider["project"] == "${var.project_id}"
+
+
+def test_synth_fits_the_suite(synth: Synth) -> None:
+    assert 0 < synth.seconds < SYNTH_BUDGET_SECONDS

@@ -1,0 +1,149 @@
+"""Least privilege: the exact grants of every principal, and nothing public."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+
+import pytest
+
+from apex_core import names
+from infra_cdktf import config, iam
+from tests.infra.synth import Stack, Synth
+
+pytestmark = pytest.mark.infra
+
+PUBSUB_AGENT = "pubsub-service-agent"
+
+# resource type → (the attribute naming the target, the target's kind)
+TARGETS = {
+    "google_project_iam_member": ("project", "project"),
+    "google_pubsub_topic_iam_member": ("topic", "topic"),
+    "google_pubsub_subscription_iam_member": ("subscription", "subscription"),
+    "google_secret_manager_secret_iam_member": ("secret_id", "secret"),
+    "google_cloud_run_v2_service_iam_member": ("name", "service"),
+    "google_cloud_run_v2_job_iam_member": ("name", "job"),
+    "google_service_account_iam_member": ("service_account_id", "account"),
+}
+
+DATASTORE = ("project", "roles/datastore.user")
+EXPECTED: dict[str, set[tuple[str, str]]] = {
+    config.EDGE_ACCOUNT: {
+        DATASTORE,
+        ("project", "roles/logging.logWriter"),
+        ("project", "custom:apexEdgeSubscriptions"),
+        (f"topic:{names.REQUESTS_TOPIC}", "roles/pubsub.publisher"),
+        (f"topic:{names.EVENTS_TOPIC}", "custom:apexAttachSubscription"),
+        (f"secret:{config.JWT_SECRET_ID}", "roles/secretmanager.secretAccessor"),
+    },
+    config.RUN_AGENT_ACCOUNT: {
+        DATASTORE,
+        (f"topic:{names.EVENTS_TOPIC}", "roles/pubsub.publisher"),
+    },
+    config.INGEST_ACCOUNT: {
+        DATASTORE,
+        (f"secret:{config.JWT_SECRET_ID}", "roles/secretmanager.secretAccessor"),
+    },
+    config.DEAD_LETTER_ACCOUNT: {
+        DATASTORE,
+        (f"topic:{names.EVENTS_TOPIC}", "roles/pubsub.publisher"),
+    },
+    config.PUSH_ACCOUNT: {(f"service:{config.RUN_AGENT_SERVICE}", "roles/run.invoker")},
+    config.DLQ_PUSH_ACCOUNT: {(f"service:{config.DEAD_LETTER_SERVICE}", "roles/run.invoker")},
+    config.JANITOR_ACCOUNT: {("project", "custom:apexEdgeJanitor")},
+    config.SCHEDULER_ACCOUNT: {(f"job:{config.JANITOR_JOB}", "roles/run.invoker")},
+    PUBSUB_AGENT: {
+        (f"topic:{names.REQUESTS_DLQ_TOPIC}", "roles/pubsub.publisher"),
+        (f"subscription:{names.REQUESTS_PUSH_SUBSCRIPTION}", "roles/pubsub.subscriber"),
+        (f"account:{config.PUSH_ACCOUNT}", "roles/iam.serviceAccountTokenCreator"),
+        (f"account:{config.DLQ_PUSH_ACCOUNT}", "roles/iam.serviceAccountTokenCreator"),
+    },
+}
+
+
+def principal(stack: Stack, member: str) -> str:
+    if member.endswith("@gcp-sa-pubsub.iam.gserviceaccount.com"):
+        assert member.startswith("serviceAccount:service-${data.google_project.")
+        return PUBSUB_AGENT
+    prefix = "serviceAccount:"
+    assert member.startswith(prefix), member
+    resource_type, account = stack.resolve(member.removeprefix(prefix))
+    assert resource_type == "google_service_account"
+    account_id: str = account["account_id"]
+    return account_id
+
+
+def target(stack: Stack, kind: str, value: str) -> str:
+    if kind == "project":
+        assert value == "${var.project_id}"
+        return "project"
+    if kind == "secret":
+        return f"secret:{value}"
+    _, block = stack.resolve(value)
+    name = block["account_id"] if kind == "account" else block["name"]
+    return f"{kind}:{name}"
+
+
+def role(stack: Stack, value: str) -> str:
+    if value.startswith("${"):
+        resource_type, custom = stack.resolve(value)
+        assert resource_type == "google_project_iam_custom_role"
+        return f"custom:{custom['role_id']}"
+    return value
+
+
+def grants(stack: Stack) -> dict[str, set[tuple[str, str]]]:
+    found: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for resource_type, (attribute, kind) in TARGETS.items():
+        for block in stack.resources(resource_type).values():
+            found[principal(stack, block["member"])].add(
+                (target(stack, kind, block[attribute]), role(stack, block["role"]))
+            )
+    return dict(found)
+
+
+def test_every_principal_holds_exactly_its_expected_grants(synth: Synth) -> None:
+    assert grants(synth.app) == EXPECTED
+
+
+def test_no_other_iam_resources(synth: Synth) -> None:
+    for stack in synth.stacks:
+        iam_types = {t for t in stack.document.get("resource", {}) if "_iam_" in t}
+        # Authoritative *_iam_binding/_iam_policy resources would wipe other grants.
+        assert iam_types <= set(TARGETS) | {"google_project_iam_custom_role"}
+    assert not grants(synth.foundation)
+
+
+def test_nothing_is_public(synth: Synth) -> None:
+    for stack in synth.stacks:
+        text = json.dumps(stack.document)
+        assert "allUsers" not in text
+        assert "allAuthenticatedUsers" not in text
+
+
+def test_custom_roles_hold_exactly_their_permissions(synth: Synth) -> None:
+    roles = {
+        block["role_id"]: set(block["permissions"])
+        for block in synth.app.resources("google_project_iam_custom_role").values()
+    }
+    assert roles == {
+        "apexEdgeSubscriptions": {
+            "pubsub.subscriptions.create",
+            "pubsub.subscriptions.delete",
+            "pubsub.subscriptions.get",
+            "pubsub.subscriptions.consume",
+        },
+        "apexAttachSubscription": {"pubsub.topics.attachSubscription"},
+        "apexEdgeJanitor": set(iam.JANITOR_PERMISSIONS),
+    }
+    assert "pubsub.subscriptions.list" in roles["apexEdgeJanitor"]
+    assert "pubsub.subscriptions.create" not in roles["apexEdgeJanitor"]
+
+
+def test_only_the_edge_and_ingest_skip_the_invoker_check(synth: Synth) -> None:
+    skipping = {
+        block["name"]
+        for block in synth.app.resources("google_cloud_run_v2_service").values()
+        if block.get("invoker_iam_disabled")
+    }
+    assert skipping == {names.EDGE_SERVICE, config.INGEST_SERVICE}
