@@ -111,6 +111,11 @@ def render_markdown(analysis: Analysis, *, top: int = 10) -> str:
     )
     for reason, count in rows_info["reasons"].items():
         out.append(f"- {count:,} x {reason}")
+    for example in rows_info["examples"][:top]:
+        place = f"{example['source']}:{example['line']}" if example["line"] else (
+            f"{example['source']} {example['where']}"
+        )  # fmt: skip
+        out.append(f"  - e.g. {place}: {example['reason']}: {example['detail']}")
     for note in data["notes"]:
         out.append(f"- Note: {note}")
     out.append("")

@@ -1,0 +1,137 @@
+"""``apex analyze FILE...``: import usage files, price them, print the report or its JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+from apex_core.cost import (
+    FORMATS,
+    BadModelMapping,
+    ImportResult,
+    ModelMapping,
+    UsageRecord,
+    UsageRollup,
+    accumulate,
+    analyze,
+    read_usage,
+    render_markdown,
+)
+from apex_core.cost.importing import DEFAULT_TRACE_START
+from apex_core.errors import ApexError
+
+PROGRESS_MIN_BYTES: Final = 8 * 1024 * 1024
+EXIT_USAGE: Final = 2
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``analyze`` subcommand to the ``apex`` parser."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "analyze",
+        help="analyse usage files: costs, breakdowns and savings",
+        description="Import usage exports or traces, price them with genai-prices and "
+        "recommend changes with monthly dollar savings.",
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE", help="usage file(s) to analyse")
+    parser.add_argument(
+        "--format", choices=FORMATS, default="auto", help="input format (default: auto)"
+    )
+    parser.add_argument(
+        "--model",
+        metavar="MAPPING",
+        help="model to price traces at: 'openai:gpt-4o-mini' or 'ChatGPT=openai:gpt-3.5-turbo,GPT-4=openai:gpt-4'",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object instead of markdown"
+    )
+    parser.add_argument(
+        "--trace-start",
+        metavar="ISO8601",
+        default=DEFAULT_TRACE_START.isoformat(),
+        help="where relative trace clocks start (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--latency-insensitive",
+        metavar="FEATURES",
+        default="",
+        help="comma-separated features that can wait for batch processing",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``apex analyze``; returns the exit code."""
+    try:
+        mapping = ModelMapping.parse(args.model) if args.model else None
+        trace_start = datetime.fromisoformat(args.trace_start)
+    except ValueError:
+        return _usage_error(f"--trace-start: expected an ISO 8601 time, got {args.trace_start!r}")
+    except ApexError as exc:
+        return _usage_error(f"--model: {exc.message}")
+    if trace_start.tzinfo is None:
+        trace_start = trace_start.replace(tzinfo=UTC)
+    for path in args.files:
+        problem = _unreadable(path)
+        if problem:
+            return _usage_error(problem)
+    rollup = UsageRollup()
+    show_progress = not args.no_progress and sys.stderr.isatty()
+    for path in args.files:
+        result = read_usage(
+            path, format=args.format, model_mapping=mapping, trace_start=trace_start
+        )
+        records = _with_progress(result) if show_progress else result
+        accumulate(records, rollup)
+        if records is not result:
+            rollup.rows.merge(result.stats)
+            rollup.notes.extend(note for note in result.notes if note not in rollup.notes)
+    features = [name.strip() for name in args.latency_insensitive.split(",") if name.strip()]
+    analysis = analyze(rollup, latency_insensitive_features=features)
+    if args.json:
+        json.dump(analysis.to_json(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(render_markdown(analysis))
+    return 0
+
+
+def _usage_error(message: str) -> int:
+    print(f"apex analyze: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _unreadable(path: str) -> str | None:
+    if not os.path.exists(path):
+        return f"{path}: no such file; expected a usage file (see docs/USAGE_FORMATS.md)"
+    if os.path.isdir(path):
+        return f"{path}: is a directory; expected a usage file"
+    try:
+        with open(path, "rb") as handle:
+            handle.read(1)
+    except OSError as exc:
+        return f"{path}: cannot be read ({exc.strerror}); check its permissions"
+    return None
+
+
+def _with_progress(result: ImportResult) -> Iterator[UsageRecord]:
+    """The records of ``result``, with a byte-progress bar on stderr for large files."""
+    total = result.total_bytes
+    if total is None or total < PROGRESS_MIN_BYTES:
+        yield from result
+        return
+    columns = (BarColumn(), DownloadColumn(), TimeRemainingColumn())
+    with Progress(*columns, transient=True) as progress:
+        task = progress.add_task(result.source, total=total)
+        for count, record in enumerate(result, start=1):
+            if count % 20000 == 0:
+                progress.update(task, completed=result.bytes_read())
+            yield record
+        progress.update(task, completed=total)
