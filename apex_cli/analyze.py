@@ -89,7 +89,10 @@ def run(args: argparse.Namespace) -> int:
             path, format=args.format, model_mapping=mapping, trace_start=trace_start
         )
         records = _with_progress(result) if show_progress else result
-        accumulate(records, rollup)
+        try:
+            accumulate(records, rollup)
+        except BadModelMapping as exc:
+            return _usage_error(exc.message)
         if records is not result:
             rollup.rows.merge(result.stats)
             rollup.notes.extend(note for note in result.notes if note not in rollup.notes)
