@@ -1,0 +1,246 @@
+"""A user's stored usage: per-upload roll-up chunks under ``users/{user_id}``, merged on read.
+
+Layout (every document carries ``user_id``; every read checks it)::
+
+    users/{user_id}/uploads/{upload_id}
+        user_id, upload_id, kind ("upload" | "demo"), source, status ("complete"),
+        format ("rollup.v1"), chunk_count, entry_count, requests,
+        rows_imported, rows_rejected, first_day, last_day, created_at
+    users/{user_id}/uploads/{upload_id}/chunks/{n}      n = 0 … chunk_count-1, as "%04d"
+        user_id, upload_id, n, rollup   (one piece of the upload's roll-up as JSON;
+                                         the pieces' merge is the upload's roll-up)
+
+Writers store the chunks first and the upload document last, so a reader that
+lists ``status == "complete"`` uploads never sees a half-written one. Reading a
+user's usage merges the chunks of all complete uploads. A demo dataset is
+stored the same way as the pseudo-upload ``demo``. Usage ingest
+(``functions/ingest.py``) is meant to write uploads with :meth:`UsageStore.save_upload`.
+
+The roll-up type is the temporary one of :mod:`functions.cost_standin` until the
+cost engine's mergeable ``UsageRollup`` (with a JSON round trip) is available.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Final
+
+from google.api_core import exceptions as gexc
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
+
+from apex_core import names
+from apex_core.errors import ApexError
+from functions.cost_standin import UsageRollup
+from functions.run_store import translate_errors
+
+UPLOADS: Final = "uploads"
+CHUNKS: Final = "chunks"
+DEMO_UPLOAD_ID: Final = "demo"
+ROLLUP_FORMAT: Final = "rollup.v1"
+MAX_ENTRIES_PER_CHUNK: Final = 400
+"""About 150 bytes per entry: a chunk stays far below Firestore's 1 MiB document limit."""
+
+
+class StoredUsageInvalid(ApexError):
+    """A stored roll-up chunk cannot be read back (wrong format, corrupt)."""
+
+    code = "usage_invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class UploadInfo:
+    upload_id: str
+    kind: str
+    source: str
+    chunk_count: int
+    entry_count: int
+    requests: int
+    rows_imported: int
+    rows_rejected: int
+    first_day: str | None
+    last_day: str | None
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> UploadInfo:
+        return cls(
+            upload_id=str(doc["upload_id"]),
+            kind=str(doc.get("kind", "upload")),
+            source=str(doc.get("source", "")),
+            chunk_count=int(doc.get("chunk_count", 0)),
+            entry_count=int(doc.get("entry_count", 0)),
+            requests=int(doc.get("requests", 0)),
+            rows_imported=int(doc.get("rows_imported", 0)),
+            rows_rejected=int(doc.get("rows_rejected", 0)),
+            first_day=doc.get("first_day"),
+            last_day=doc.get("last_day"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class UsageOverview:
+    """What a user has stored, from the upload documents alone (no chunk read)."""
+
+    uploads: tuple[UploadInfo, ...]
+
+    @property
+    def empty(self) -> bool:
+        return not any(u.entry_count for u in self.uploads)
+
+    @property
+    def requests(self) -> int:
+        return sum(u.requests for u in self.uploads)
+
+    @property
+    def first_day(self) -> str | None:
+        return min((u.first_day for u in self.uploads if u.first_day), default=None)
+
+    @property
+    def last_day(self) -> str | None:
+        return max((u.last_day for u in self.uploads if u.last_day), default=None)
+
+    @property
+    def days(self) -> int:
+        """Days spanned from the first to the last day of usage, inclusive."""
+        if self.first_day is None or self.last_day is None:
+            return 0
+        return (date.fromisoformat(self.last_day) - date.fromisoformat(self.first_day)).days + 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "uploads": len(self.uploads),
+            "requests": self.requests,
+            "first_day": self.first_day,
+            "last_day": self.last_day,
+            "days": self.days,
+        }
+
+
+class UsageStore:
+    """One user's usage uploads in Firestore."""
+
+    def __init__(self, db: firestore.Client, user_id: str) -> None:
+        self.db = db
+        self.user_id = user_id
+        self.uploads_ref = db.collection(names.USERS).document(user_id).collection(UPLOADS)
+
+    def overview(self) -> UsageOverview:
+        """The user's complete uploads, in upload id order."""
+        with translate_errors(f"listing usage uploads of user {self.user_id}"):
+            query = self.uploads_ref.where(filter=FieldFilter("status", "==", "complete"))
+            snaps = list(query.stream())
+        docs = [s.to_dict() or {} for s in snaps]
+        infos = [UploadInfo.from_doc(d) for d in docs if d.get("user_id") == self.user_id]
+        return UsageOverview(tuple(sorted(infos, key=lambda u: u.upload_id)))
+
+    def load_rollup(self, overview: UsageOverview | None = None) -> UsageRollup:
+        """The merge of every complete upload's chunks (an empty roll-up if there are none)."""
+        overview = overview or self.overview()
+        refs = [
+            self.uploads_ref.document(u.upload_id).collection(CHUNKS).document(f"{n:04d}")
+            for u in overview.uploads
+            for n in range(u.chunk_count)
+        ]
+        merged = UsageRollup()
+        if not refs:
+            return merged
+        with translate_errors(f"reading usage chunks of user {self.user_id}"):
+            snaps = list(self.db.get_all(refs))
+        found = {s.reference.path: s for s in snaps if s.exists}
+        for ref in refs:
+            snap = found.get(ref.path)
+            doc = snap.to_dict() if snap is not None else None
+            if doc is None or doc.get("user_id") != self.user_id:
+                raise StoredUsageInvalid(
+                    f"usage chunk {ref.path} is missing or not this user's; expected "
+                    f"{len(refs)} chunks from the upload documents — re-upload the usage file"
+                )
+            try:
+                merged = merged.merge(UsageRollup.from_json(doc["rollup"]))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise StoredUsageInvalid(
+                    f"usage chunk {ref.path} is not a {ROLLUP_FORMAT} roll-up ({exc}); "
+                    "re-upload the usage file"
+                ) from exc
+        return merged
+
+    def save_upload(
+        self, upload_id: str, rollup: UsageRollup, *, kind: str, source: str, exclusive: bool
+    ) -> UploadInfo:
+        """Store ``rollup`` as upload ``upload_id``: chunks first, then the upload document.
+
+        With ``exclusive`` the upload document is created with ``create()`` and an
+        existing one wins (:class:`FileExistsError` is raised; nothing is overwritten).
+        """
+        pieces = rollup.split(MAX_ENTRIES_PER_CHUNK)
+        upload_ref = self.uploads_ref.document(upload_id)
+        days = rollup.days
+        doc = {
+            "user_id": self.user_id,
+            "upload_id": upload_id,
+            "kind": kind,
+            "source": source,
+            "status": "complete",
+            "format": ROLLUP_FORMAT,
+            "chunk_count": len(pieces),
+            "entry_count": len(rollup.entries),
+            "requests": rollup.requests,
+            "rows_imported": rollup.rows_imported,
+            "rows_rejected": rollup.rows_rejected,
+            "first_day": days[0] if days else None,
+            "last_day": days[-1] if days else None,
+            "created_at": datetime.now(UTC),
+        }
+        with translate_errors(f"storing usage upload {upload_id} of user {self.user_id}"):
+            batch = self.db.batch()
+            for n, piece in enumerate(pieces):
+                batch.set(
+                    upload_ref.collection(CHUNKS).document(f"{n:04d}"),
+                    {
+                        "user_id": self.user_id,
+                        "upload_id": upload_id,
+                        "n": n,
+                        "rollup": piece.to_json(),
+                    },
+                )
+            batch.commit()
+            try:
+                if exclusive:
+                    upload_ref.create(doc)
+                else:
+                    upload_ref.set(doc)
+            except gexc.AlreadyExists as exc:
+                raise FileExistsError(upload_ref.path) from exc
+        return UploadInfo.from_doc(doc)
+
+    def ensure_demo(self, make_rollup: Callable[[], UsageRollup]) -> tuple[UploadInfo, bool]:
+        """The user's demo upload, generated and stored by ``make_rollup`` if it is missing.
+
+        Returns the upload and whether this call created it.
+        """
+        for _ in range(2):
+            with translate_errors(f"reading the demo upload of user {self.user_id}"):
+                snap = self.uploads_ref.document(DEMO_UPLOAD_ID).get()
+            existing = snap.to_dict() if snap.exists else None
+            if existing is not None:
+                if existing.get("user_id") != self.user_id:
+                    raise StoredUsageInvalid(
+                        f"{snap.reference.path} names user {existing.get('user_id')!r}"
+                    )
+                return UploadInfo.from_doc(existing), False
+            try:
+                info = self.save_upload(
+                    DEMO_UPLOAD_ID,
+                    make_rollup(),
+                    kind="demo",
+                    source="generated demo dataset",
+                    exclusive=True,
+                )
+            except FileExistsError:
+                continue  # another delivery stored it first: read theirs
+            return info, True
+        raise StoredUsageInvalid(
+            f"the demo upload of user {self.user_id} exists but could not be read; try again"
+        )

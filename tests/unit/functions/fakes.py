@@ -1,0 +1,59 @@
+"""In-memory stand-ins for the agent functions' storage seams."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from apex_core.protocol import RunRequest
+from functions.cost_standin import UsageRollup
+from functions.usage_store import UploadInfo, UsageOverview
+
+
+def upload_info(upload_id: str, rollup: UsageRollup, kind: str = "upload") -> UploadInfo:
+    days = rollup.days
+    return UploadInfo(
+        upload_id=upload_id,
+        kind=kind,
+        source="memory",
+        chunk_count=1,
+        entry_count=len(rollup.entries),
+        requests=rollup.requests,
+        rows_imported=rollup.rows_imported,
+        rows_rejected=rollup.rows_rejected,
+        first_day=days[0] if days else None,
+        last_day=days[-1] if days else None,
+    )
+
+
+class MemoryUsage:
+    """A user's uploads in memory (the ``UsageSource`` seam of ``functions.agent_tools``)."""
+
+    def __init__(self, uploads: dict[str, UsageRollup] | None = None) -> None:
+        self.uploads = dict(uploads or {})
+
+    def overview(self) -> UsageOverview:
+        return UsageOverview(tuple(upload_info(uid, r) for uid, r in sorted(self.uploads.items())))
+
+    def load_rollup(self, overview: UsageOverview | None = None) -> UsageRollup:
+        merged = UsageRollup()
+        for rollup in self.uploads.values():
+            merged = merged.merge(rollup)
+        return merged
+
+    def ensure_demo(self, make_rollup: Callable[[], UsageRollup]) -> tuple[UploadInfo, bool]:
+        created = "demo" not in self.uploads
+        if created:
+            self.uploads["demo"] = make_rollup()
+        return upload_info("demo", self.uploads["demo"], "demo"), created
+
+
+def run_request(
+    text: str = "Analyze my AI costs", *, user_id: str = "demo-user-1-abc", run_id: str = "r-1"
+) -> RunRequest:
+    return RunRequest(
+        run_id=run_id,
+        thread_id="t-1",
+        user_id=user_id,
+        text=text,
+        submitted_at="2025-06-01T12:00:00.000Z",
+    )

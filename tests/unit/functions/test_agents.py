@@ -1,0 +1,211 @@
+"""The supervisor's pipeline over in-memory seams: event structure, routing, endings."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from apex_core.errors import ApexError, RunCancelled, RunTimedOut
+from apex_core.protocol import RunRequest
+from functions.agent_tools import ToolContext
+from functions.agents import Supervisor
+from functions.cost_standin import UsageKey, UsageRollup, UsageTotals, demo_rollup
+from functions.emitter import Event, MemorySink, RunEmitter
+from functions.narrator import Step, TemplateNarrator
+from tests.unit.functions.fakes import MemoryUsage, run_request
+
+SUB_AGENTS = ("triage", "data", "optimization", "reporting")
+FIVE_TYPES = {
+    "agent_started",
+    "agent_thinking",
+    "tool_executing",
+    "tool_completed",
+    "agent_completed",
+}
+
+
+def _run(
+    request: RunRequest,
+    usage: MemoryUsage,
+    *,
+    sink: MemorySink | None = None,
+    checkpoint: Any = None,
+    narrator: Any = None,
+) -> MemorySink:
+    sink = sink or MemorySink()
+    emitter = RunEmitter(sink, run_id=request.run_id, thread_id=request.thread_id)
+    Supervisor(
+        emitter,
+        ToolContext(request=request, usage=usage),
+        narrator or TemplateNarrator(),
+        checkpoint or (lambda: None),
+    ).run()
+    return sink
+
+
+def _terminal(events: list[Event]) -> list[Event]:
+    return [
+        e
+        for e in events
+        if e["agent"] == "supervisor" and e["type"] in ("agent_completed", "agent_error")
+    ]
+
+
+def test_a_demo_user_gets_a_full_analysis_of_a_generated_dataset() -> None:
+    usage = MemoryUsage()
+    sink = _run(run_request(), usage)
+    events = sink.published
+
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    for agent in SUB_AGENTS:
+        assert {e["type"] for e in events if e["agent"] == agent} == FIVE_TYPES
+    tools = [e["tool"] for e in events if e["type"] == "tool_executing"]
+    assert tools == [
+        "classify_request",
+        "inspect_usage",
+        "load_demo_dataset",
+        "cost_breakdown",
+        "find_savings",
+        "render_report",
+    ]
+    completed = [e for e in events if e["type"] == "tool_completed"]
+    assert all(e["ok"] for e in completed)
+    assert [e["tool_call_id"] for e in completed] == [f"call-{n}" for n in range(1, 7)]
+    assert _terminal(events) == [events[-1]]
+    final = events[-1]
+    assert final["type"] == "agent_completed"
+    assert final["final"] is True
+    assert set(final["result"]) == {
+        "total_cost_usd",
+        "by_day",
+        "by_model",
+        "recommendations",
+        "unpriced",
+        "rows",
+    }
+    assert final["result"]["total_cost_usd"] > 0
+    assert final["response"].startswith("# AI cost report")
+    assert f"${final['result']['total_cost_usd']:,.2f}" in final["response"]
+    assert sink.outcome is not None
+    assert sink.outcome.status == "completed"
+    assert "demo" in usage.uploads
+
+
+def test_the_event_counts_of_a_full_run() -> None:
+    events = _run(run_request(), MemoryUsage()).published
+    counts = Counter((e["agent"], e["type"]) for e in events)
+    assert counts[("supervisor", "agent_thinking")] == 2
+    assert counts[("data", "tool_executing")] == 2
+    # supervisor 4 (started, plan, route, final) + triage 7 + data 7 + optimization 5 + reporting 5
+    assert len(events) == 28
+
+
+def test_the_same_request_replays_to_the_same_stored_events() -> None:
+    usage = MemoryUsage()
+    sink = _run(run_request(), usage)
+    stored = dict(sink.stored)
+    sink.published.clear()
+    sink.outcome = None  # pretend the first delivery crashed right before its terminal write
+    del sink.stored[max(sink.stored)]
+
+    _run(run_request(), usage, sink=sink)
+
+    assert [e["seq"] for e in sink.published] == sorted(stored)
+    assert sink.published[:-1] == [stored[s] for s in sorted(stored)[:-1]]
+    assert sink.published[-1]["result"] == stored[max(stored)]["result"]
+
+
+def test_a_greeting_gets_a_short_answer_and_a_final_event() -> None:
+    events = _run(run_request("hello there"), MemoryUsage()).published
+    assert {e["agent"] for e in events} == {"supervisor", "triage"}
+    final = events[-1]
+    assert final["final"] is True
+    assert "Analyze my AI costs" in final["response"]
+    assert final["result"]["intent"] == "off_topic"
+    assert len(_terminal(events)) == 1
+
+
+def test_a_user_without_usage_who_is_not_a_demo_user_is_told_to_upload() -> None:
+    sink = _run(run_request(user_id="user-42"), MemoryUsage())
+    final = sink.published[-1]
+    assert "upload" in final["response"]
+    assert final["result"]["total_cost_usd"] == 0
+    assert "load_demo_dataset" not in {e.get("tool") for e in sink.published}
+
+
+def test_a_caching_question_reports_only_caching_savings() -> None:
+    rollup = demo_rollup(3, now=datetime(2025, 6, 1, tzinfo=UTC))
+    sink = _run(
+        run_request("Would prompt caching help?", user_id="u-1"), MemoryUsage({"u1": rollup})
+    )
+    executing = {e["tool"]: e for e in sink.published if e["type"] == "tool_executing"}
+    assert executing["find_savings"]["args"] == {"focus": "caching"}
+    final = sink.published[-1]
+    assert "Route simple" not in final["response"]
+    assert "Cache the shared prompt prefix" in final["response"]
+    assert any(r["kind"] == "model_choice" for r in final["result"]["recommendations"])
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "code", "retryable"),
+    [
+        (RunCancelled("The run was cancelled at your request."), "cancelled", "cancelled", False),
+        (RunTimedOut("too slow"), "timed_out", "timed_out", True),
+    ],
+)
+def test_the_checkpoint_ends_the_run_with_one_agent_error(
+    error: ApexError, status: str, code: str, retryable: bool
+) -> None:
+    calls = 0
+
+    def checkpoint() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 4:  # before the second agent's first tool call
+            raise error
+
+    sink = _run(run_request(), MemoryUsage(), checkpoint=checkpoint)
+    final = sink.published[-1]
+    assert _terminal(sink.published) == [final]
+    assert (final["type"], final["code"], final["retryable"]) == ("agent_error", code, retryable)
+    assert sink.outcome is not None
+    assert sink.outcome.status == status
+    assert sink.outcome.error == {"code": code, "message": error.message, "retryable": retryable}
+
+
+def test_a_failing_tool_is_reported_and_fails_the_run() -> None:
+    rollup = UsageRollup()
+    rollup.add(UsageKey("2025-05-01", "openai", "gpt-4o"), UsageTotals(requests=1, input_tokens=5))
+
+    class BrokenUsage(MemoryUsage):
+        def load_rollup(self, overview: object = None) -> UsageRollup:
+            raise ApexError("chunk 3 is corrupt; re-upload", code="usage_invalid")
+
+    sink = _run(run_request(user_id="u-2"), BrokenUsage({"u": rollup}))
+    failed = [e for e in sink.published if e["type"] == "tool_completed" and not e["ok"]]
+    assert [(e["tool"], e["summary"]) for e in failed] == [
+        ("cost_breakdown", "chunk 3 is corrupt; re-upload")
+    ]
+    final = sink.published[-1]
+    assert (final["type"], final["code"], final["retryable"]) == (
+        "agent_error",
+        "usage_invalid",
+        False,
+    )
+    assert sink.outcome is not None
+    assert sink.outcome.status == "failed"
+
+
+def test_the_narrator_is_a_seam() -> None:
+    class Shouting:
+        def narrate(self, step: Step, facts: Mapping[str, Any]) -> str:
+            return f"{step.upper()}!"
+
+    events = _run(run_request(), MemoryUsage(), narrator=Shouting()).published
+    thinking = [e["text"] for e in events if e["type"] == "agent_thinking"]
+    assert thinking[0] == "SUPERVISOR.PLAN!"
+    assert events[-1]["summary"] == "SUPERVISOR.SUMMARY!"
