@@ -38,7 +38,9 @@ SCHEDULER_ACCOUNT: Final = "apex-janitor-scheduler"
 
 JANITOR_JOB: Final = "apex-edge-janitor"
 JANITOR_SCHEDULE: Final = "*/30 * * * *"
-JANITOR_MAX_IDLE_HOURS: Final = 2
+# The edge refreshes its subscription's ``heartbeat`` label every 5 minutes
+# (edge_ws.bus); twelve missed refreshes mean the instance is gone.
+JANITOR_MAX_IDLE_HOURS: Final = 1
 
 # The marker header the load balancer sets on every request (``replace``), so a
 # client-supplied value never reaches a backend.
@@ -59,7 +61,6 @@ APIS: Final = (
     "compute.googleapis.com",
     "firestore.googleapis.com",
     "iam.googleapis.com",
-    "monitoring.googleapis.com",
     "pubsub.googleapis.com",
     "run.googleapis.com",
     "secretmanager.googleapis.com",

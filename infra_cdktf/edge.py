@@ -9,14 +9,16 @@ instance; 1000 concurrent sockets an instance; session affinity so a
 reconnecting client tends to land where its subscription already streams.
 
 Janitor contract (``python -m edge_ws.janitor`` in the edge image, run by a
-Cloud Run job every 30 minutes): list the project's subscriptions whose name
-starts with ``apex_core.names.EDGE_EVENTS_SUBSCRIPTION_PREFIX`` and whose topic
-is ``apex-events``; delete each one whose oldest unacked message is older than
-``JANITOR_MAX_IDLE_HOURS`` (Cloud Monitoring metric
-``pubsub.googleapis.com/subscription/oldest_unacked_message_age``): a live edge
-acks every event within seconds, so an hours-old backlog means nobody pulls.
-Exit 0 when done, non-zero on an API error. Its identity may list, get and
-delete subscriptions and read time series, nothing else.
+Cloud Run job every 30 minutes, env ``GOOGLE_CLOUD_PROJECT`` and
+``JANITOR_MAX_IDLE_HOURS``): list the project's subscriptions whose name starts
+with ``apex_core.names.EDGE_EVENTS_SUBSCRIPTION_PREFIX``, whose topic is
+``apex-events`` and whose labels say ``role=edge``; delete each one whose
+``heartbeat`` label (unix seconds, refreshed by a live edge every 5 minutes,
+``edge_ws.bus``) is older than ``JANITOR_MAX_IDLE_HOURS``. A subscription with
+no readable heartbeat is left alone (its 1-day expiration policy removes it).
+A missing subscription (deleted meanwhile) is fine. Exit 0 when done, non-zero
+on any other API error. Its identity may list, get and delete subscriptions,
+nothing else.
 """
 
 from __future__ import annotations
@@ -107,6 +109,11 @@ class Edge(Construct):
                             name="http1", container_port=names.EDGE_PORT
                         ),
                         env=[
+                            # Cloud Run sends traffic to the container's external interface.
+                            CloudRunV2ServiceTemplateContainersEnv(
+                                name="HOST",
+                                value="0.0.0.0",  # noqa: S104 - inside the container
+                            ),
                             CloudRunV2ServiceTemplateContainersEnv(
                                 name="ENVIRONMENT", value="production"
                             ),

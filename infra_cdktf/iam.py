@@ -7,15 +7,21 @@ this module holds only what IAM offers at project level alone:
 
 * ``roles/datastore.user`` — Firestore has no per-collection IAM.
 * ``roles/logging.logWriter`` for the edge.
-* ``apexEdgeSubscriptions`` — the edge creates, reads from and deletes its own
-  ``apex-events-edge-<instance>`` pull subscription. Subscriptions are created
+* ``apexEdgeSubscriptions`` — the edge creates, reads from, relabels (its
+  ``heartbeat`` label) and deletes its own ``apex-events-edge-<instance>`` pull
+  subscription. Subscriptions are created
   in the project, so ``pubsub.subscriptions.create`` is checked on the project;
   ``pubsub.editor`` would also let the edge publish anywhere, change topics and
   attach to ``apex-requests`` (every user's messages). The custom role has only
-  create/delete/get/consume; attaching is allowed on ``apex-events`` alone by a
+  create/delete/get/consume/update; attaching is allowed on ``apex-events`` alone by a
   second role bound on that topic (``apexAttachSubscription``).
-* ``apexEdgeJanitor`` — list, get and delete subscriptions and read the
-  backlog-age metric that tells a dead edge's subscription from a live one.
+* ``apexEdgeJanitor`` — list, get and delete subscriptions (it reads the
+  ``heartbeat`` label to tell a dead edge's subscription from a live one).
+
+IAM conditions on ``resource.name`` could narrow the project-level subscription
+rights to the ``apex-events-edge-`` prefix, but Pub/Sub does not document
+resource-name conditions, and a condition IAM cannot evaluate denies: the edge
+would lose its subscription at start. Left out on purpose.
 """
 
 from __future__ import annotations
@@ -37,10 +43,10 @@ EDGE_SUBSCRIPTION_PERMISSIONS = (
     "pubsub.subscriptions.create",
     "pubsub.subscriptions.delete",
     "pubsub.subscriptions.get",
+    "pubsub.subscriptions.update",
 )
 ATTACH_PERMISSIONS = ("pubsub.topics.attachSubscription",)
 JANITOR_PERMISSIONS = (
-    "monitoring.timeSeries.list",
     "pubsub.subscriptions.delete",
     "pubsub.subscriptions.get",
     "pubsub.subscriptions.list",
@@ -96,7 +102,7 @@ class Identities(Construct):
             project=project_id,
             role_id="apexEdgeSubscriptions",
             title="Apex edge per-instance subscriptions",
-            description="Create, pull from and delete the edge's apex-events-edge-* subscription.",
+            description="Create, pull from, relabel and delete the edge's own subscription.",
             permissions=list(EDGE_SUBSCRIPTION_PERMISSIONS),
         )
         self.attach_role = ProjectIamCustomRole(

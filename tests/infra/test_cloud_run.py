@@ -39,6 +39,7 @@ def test_edge_environment(synth: Synth) -> None:
     (container,) = service(synth, names.EDGE_SERVICE)["template"]["containers"]
     env = env_of(container)
     assert env["ENVIRONMENT"]["value"] == "production"
+    assert env["HOST"]["value"] == "0.0.0.0"
     assert env["GOOGLE_CLOUD_PROJECT"]["value"] == "${var.project_id}"
     secret = env["JWT_SECRET"]["value_source"]["secret_key_ref"]
     assert secret == {"secret": config.JWT_SECRET_ID, "version": "latest"}
