@@ -1,1 +1,1 @@
-"""edge_ws."""
+"""The WebSocket edge service (``python -m edge_ws``): see docs/EDGE.md."""

@@ -1,0 +1,195 @@
+"""The edge process: one ``websockets`` server for ``/ws`` and the plain HTTP routes.
+
+Start-up: the server listens first (so ``/healthz`` answers), then creates the
+instance's events subscription and starts pulling; only then ``/readyz``
+answers 200 and ``/ws`` accepts handshakes (503 before).
+
+Handshake (``process_request``): ``/ws`` (and ``/ws/``) authenticates the
+request before the upgrade (401 with the reason, never the token; 429 over
+the per-user socket limit); any other path is plain HTTP (:mod:`edge_ws.http`).
+
+Shutdown (:func:`serve_until_stopped` returns when ``stop`` is set, on SIGTERM
+or SIGINT in ``__main__``): mark not ready, stop accepting, close every socket
+with 1001 "server shutting down, reconnect and resume", stop pulling and delete
+the subscription — the sockets and the subscription concurrently, all bounded
+by ``EDGE_SHUTDOWN_SECONDS`` (Cloud Run sends SIGKILL 10 s after SIGTERM).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
+
+from apex_core.errors import ApexError, AuthenticationError
+from apex_core.identity import TokenVerifier
+from apex_core.logs import fields
+from apex_core.protocol import CLOSE_GOING_AWAY
+from edge_ws import http
+from edge_ws.bus import EventSubscription, RequestPublisher
+from edge_ws.connection import EdgeServices, Session
+from edge_ws.handshake import Handshake, authenticate, select_subprotocol
+from edge_ws.routing import Frame, Registry
+from edge_ws.settings import EdgeSettings
+from edge_ws.store import EdgeStore
+
+log = logging.getLogger(__name__)
+
+WS_PATHS = frozenset({"/ws", "/ws/"})
+SHUTDOWN_REASON = "server shutting down, reconnect and resume"
+# A socket's closing handshake may take this long before it is dropped.
+CLOSE_TIMEOUT_SECONDS = 2.0
+
+
+class EdgeConnection(ServerConnection):
+    """A server connection that carries its accepted handshake to the handler."""
+
+    accepted: Handshake | None = None
+
+
+@dataclass(slots=True)
+class _Readiness:
+    ready: bool = False
+
+
+async def serve_until_stopped(settings: EdgeSettings, stop: asyncio.Event) -> None:
+    """Run the edge until ``stop`` is set, then shut down as the module docstring says.
+
+    Raises an :class:`ApexError` if the instance cannot become ready.
+    """
+    verifier = TokenVerifier(settings.auth)
+    registry: Registry[Session] = Registry()
+    readiness = _Readiness()
+    store = EdgeStore.connect(settings.project, timeout=settings.timeouts.store_timeout_seconds)
+    publisher = RequestPublisher(
+        settings.project, timeout=settings.timeouts.publish_timeout_seconds
+    )
+    services = EdgeServices(settings=settings, store=store, publisher=publisher, registry=registry)
+
+    def dispatch(user_id: str, frame: Frame) -> None:
+        for session in registry.sinks(user_id):
+            session.offer_live(frame)
+
+    subscription = EventSubscription(
+        settings.project,
+        settings.events_subscription,
+        on_event=dispatch,
+        heartbeat_seconds=settings.timeouts.heartbeat_seconds,
+    )
+
+    async def process_request(connection: ServerConnection, request: Request) -> Response | None:
+        path = unquote(urlsplit(request.path).path)
+        if path not in WS_PATHS:
+            return http.route(
+                path,
+                ready=readiness.ready,
+                static_dir=settings.static_dir,
+                ingest_url=settings.ingest_url,
+            )
+        if not readiness.ready:
+            return http.text(HTTPStatus.SERVICE_UNAVAILABLE, "not ready; retry shortly")
+        try:
+            if settings.auth.jwks_url:  # the verifier may fetch keys: keep the loop free
+                handshake = await asyncio.to_thread(authenticate, request.headers, verifier)
+            else:
+                handshake = authenticate(request.headers, verifier)
+        except AuthenticationError as exc:
+            log.info("handshake refused: %s", exc.message)
+            return http.text(
+                HTTPStatus.UNAUTHORIZED,
+                exc.message,
+                extra={"WWW-Authenticate": 'Bearer realm="apex"'},
+            )
+        identity = handshake.identity
+        if registry.count(identity.user_id) >= settings.limits.max_sockets_per_user:
+            return http.text(
+                HTTPStatus.TOO_MANY_REQUESTS,
+                f"too many connections for this user (at most "
+                f"{settings.limits.max_sockets_per_user}); close one and retry",
+            )
+        if identity.demo:
+            log.warning(
+                "demo identity in use (no verified user)",
+                extra=fields(connection_id=handshake.connection_id, user_id=identity.user_id),
+            )
+        if isinstance(connection, EdgeConnection):
+            connection.accepted = handshake
+        return None
+
+    def choose_subprotocol(connection: ServerConnection, offered: Any) -> Subprotocol | None:
+        return select_subprotocol(list(offered))
+
+    async def handler(connection: ServerConnection) -> None:
+        handshake = connection.accepted if isinstance(connection, EdgeConnection) else None
+        if handshake is None:  # process_request accepted no handshake: cannot happen
+            await connection.close(1011, "no identity")
+            return
+        await Session(connection, handshake, services).run()
+
+    server = await serve(
+        handler,
+        settings.host,
+        settings.port,
+        process_request=process_request,
+        select_subprotocol=choose_subprotocol,
+        create_connection=EdgeConnection,
+        max_size=settings.limits.max_frame_bytes,
+        ping_interval=settings.timeouts.ping_interval_seconds,
+        ping_timeout=settings.timeouts.ping_timeout_seconds,
+        close_timeout=CLOSE_TIMEOUT_SECONDS,
+        server_header=None,
+    )
+    log.info(
+        "listening",
+        extra=fields(host=settings.host, port=settings.port, instance_id=settings.instance_id),
+    )
+    keep_alive: asyncio.Task[None] | None = None
+    try:
+        await subscription.open()
+        keep_alive = asyncio.create_task(subscription.keep_alive(), name="subscription")
+        readiness.ready = True
+        log.info("ready", extra=fields(subscription=subscription.path))
+        await stop.wait()
+    finally:
+        readiness.ready = False
+        log.info("shutting down", extra=fields(sockets=len(registry.all())))
+        if keep_alive is not None:
+            keep_alive.cancel()
+        await _shut_down(settings, server, subscription, store, publisher)
+
+
+async def _shut_down(
+    settings: EdgeSettings,
+    server: Server,
+    subscription: EventSubscription,
+    store: EdgeStore,
+    publisher: RequestPublisher,
+) -> None:
+    async def close_sockets() -> None:
+        server.close(close_connections=True, code=CLOSE_GOING_AWAY, reason=SHUTDOWN_REASON)
+        await server.wait_closed()
+
+    async def close_clients() -> None:
+        await asyncio.gather(store.close(), publisher.close())
+
+    try:
+        async with asyncio.timeout(settings.timeouts.shutdown_seconds):
+            outcomes = await asyncio.gather(
+                close_sockets(), subscription.close(), return_exceptions=True
+            )
+            for outcome in outcomes:
+                if isinstance(outcome, BaseException):
+                    log.error("shutdown step failed: %r", outcome)
+            with contextlib.suppress(ApexError):
+                await close_clients()
+    except TimeoutError:
+        log.error("shutdown did not finish in %.1f s", settings.timeouts.shutdown_seconds)
+    log.info("stopped")

@@ -1,0 +1,732 @@
+// Netra Apex chat page: connection, threads, conversation, live runs, usage upload.
+//
+// Security: every string from the server or the user goes into the DOM through
+// textContent (or markdown.js, which does the same); tokens live in
+// sessionStorage and are never written to the page or the console.
+
+import { Connection } from "./connection.js";
+import { renderMarkdown } from "./markdown.js";
+import {
+  MAX_TEXT_CHARS,
+  TERMINAL_STATUSES,
+  frames,
+  isRunEvent,
+  isTerminal,
+  newClientMessageId,
+} from "./protocol.js";
+import { RunCard } from "./runview.js";
+
+const KEYS = {
+  userToken: "apex.user_token",
+  sessionToken: "apex.session_token",
+  thread: "apex.thread_id",
+  activeRun: "apex.active_run", // {run_id, thread_id, last_seq}
+};
+const GAP_WAIT_MS = 3000;
+const MAX_ALERTS = 5;
+
+const $ = (id) => document.getElementById(id);
+
+const store = {
+  get(key) {
+    try {
+      return sessionStorage.getItem(key);
+    } catch {
+      return null;
+    }
+  },
+  set(key, value) {
+    try {
+      if (value === null || value === undefined) sessionStorage.removeItem(key);
+      else sessionStorage.setItem(key, value);
+    } catch {
+      /* storage disabled: the page still works, without surviving a reload */
+    }
+  },
+  getJSON(key) {
+    try {
+      return JSON.parse(this.get(key) ?? "null");
+    } catch {
+      return null;
+    }
+  },
+};
+
+const state = {
+  identity: null, // {userId, demo}
+  threads: [],
+  threadId: store.get(KEYS.thread),
+  threadLoaded: false,
+  runs: new Map(), // run_id -> RunCard shown in the open thread
+  pending: null, // {frame, bubble} — a message sent but not yet accepted
+  gapTimers: new Map(),
+  ingestUrl: null,
+  refusedUserToken: false,
+};
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+// ------------------------------------------------------------------ status, alerts
+
+function announce(text) {
+  const announcer = $("announcer");
+  announcer.textContent = "";
+  // a new text node each time so that screen readers read repeated messages
+  requestAnimationFrame(() => {
+    announcer.textContent = text;
+  });
+}
+
+function setConnection(kind, text) {
+  $("connection-status").dataset.state = kind;
+  $("connection-text").textContent = text;
+  updateComposer();
+}
+
+/** Show an error in the alert list; it stays until dismissed (never swallowed). */
+function showAlert(title, detail, { action } = {}) {
+  const alerts = $("alerts");
+  const item = el("div", "alert");
+  const body = el("div", "alert-body");
+  body.append(el("strong", "", title));
+  if (detail) body.append(el("p", "", detail));
+  item.append(body);
+  if (action) {
+    const button = el("button", "button", action.label);
+    button.type = "button";
+    button.addEventListener("click", () => {
+      item.remove();
+      action.run();
+    });
+    item.append(button);
+  }
+  const dismiss = el("button", "button button--quiet", "Dismiss");
+  dismiss.type = "button";
+  dismiss.setAttribute("aria-label", `Dismiss: ${title}`);
+  dismiss.addEventListener("click", () => item.remove());
+  item.append(dismiss);
+  alerts.append(item);
+  while (alerts.children.length > MAX_ALERTS) alerts.firstElementChild.remove();
+  return item;
+}
+
+// ------------------------------------------------------------------ connection
+
+function credentials() {
+  const user = store.get(KEYS.userToken);
+  if (user && !state.refusedUserToken) return { token: user, kind: "user" };
+  const demo = store.get(KEYS.sessionToken);
+  if (demo) return { token: demo, kind: "demo" };
+  return { token: null, kind: null };
+}
+
+function wsUrl() {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${location.host}/ws`;
+}
+
+const connection = new Connection({
+  url: wsUrl(),
+  credentials,
+  onReady: connected,
+  onFrame: receive,
+  onStatus: connectionStatus,
+});
+
+function connectionStatus(status) {
+  switch (status.state) {
+    case "connecting":
+      setConnection("connecting", "Connecting…");
+      break;
+    case "reconnecting":
+      if (status.delayMs !== undefined) {
+        const seconds = Math.max(1, Math.round(status.delayMs / 1000));
+        setConnection("reconnecting", `Reconnecting in ${seconds} s (attempt ${status.attempt})…`);
+      } else {
+        setConnection("reconnecting", "Reconnecting…");
+      }
+      break;
+    case "dropped":
+      setConnection("reconnecting", "Connection lost; reconnecting…");
+      if (status.code !== 1000 && status.code !== 1001 && status.code !== 1006) {
+        showAlert("The connection was closed", `The server ${status.message}.`);
+      }
+      break;
+    case "refused":
+      if (status.kind === "demo") {
+        // The demo session cannot be restored (expired, or the server's key changed).
+        store.set(KEYS.sessionToken, null);
+        resetThreadView();
+        showAlert("Your demo session expired", "A new demo session was started; earlier demo threads are not available.");
+        connection.reconnectNow();
+      } else {
+        state.refusedUserToken = true;
+        connection.stop();
+        setConnection("refused", "Not connected: sign-in refused");
+        showAlert(
+          "The server refused your access token",
+          "It may be invalid or expired. Paste a new token under Sign in, or continue as a demo user.",
+          { action: { label: "Continue as demo", run: () => signOut() } },
+        );
+      }
+      break;
+    case "failed":
+      setConnection("offline", "Not connected");
+      showAlert("Cannot connect", status.message);
+      break;
+    case "warning":
+      showAlert("Unexpected data from the server", status.message);
+      break;
+    default:
+      break;
+  }
+}
+
+function connected(ready) {
+  const userId = String(ready.user_id ?? "");
+  const demo = ready.demo === true;
+  if (state.identity && state.identity.userId !== userId) resetThreadView(); // a different user
+  state.identity = { userId, demo };
+  if (demo && typeof ready.session_token === "string") store.set(KEYS.sessionToken, ready.session_token);
+  $("demo-banner").hidden = !demo;
+  $("signout").hidden = demo;
+  $("signin-toggle").textContent = demo ? "Sign in" : "Account";
+  setConnection("connected", demo ? "Connected · demo session" : `Connected as ${userId}`);
+  connection.send(frames.listThreads());
+  if (state.pending) connection.send(state.pending.frame); // same client_message_id: same run
+  if (state.threadId && !state.threadLoaded) {
+    connection.send(frames.getThread(state.threadId));
+  } else {
+    for (const card of state.runs.values()) {
+      if (!card.finished) connection.send(frames.resume(card.runId, card.lastSeq));
+    }
+  }
+}
+
+// ------------------------------------------------------------------ frames
+
+function receive(frame) {
+  if (isRunEvent(frame)) {
+    runEvent(frame);
+    return;
+  }
+  switch (frame.type) {
+    case "message_accepted":
+      messageAccepted(frame);
+      break;
+    case "threads":
+      renderThreadList(Array.isArray(frame.threads) ? frame.threads : []);
+      break;
+    case "thread":
+      renderThread(frame);
+      break;
+    case "error":
+      serverError(frame);
+      break;
+    case "pong":
+      break;
+    default:
+      break; // a newer server's frame: nothing to show
+  }
+}
+
+function serverError(frame) {
+  const code = String(frame.code ?? "error");
+  const message = String(frame.message ?? "The server reported an error.");
+  if (state.pending && !frame.run_id) {
+    const { bubble, frame: sent } = state.pending;
+    state.pending = null;
+    bubble.dataset.state = "failed";
+    bubble.querySelector(".message-meta").textContent = `Not sent — ${code}: ${message}`;
+    const input = $("message");
+    if (!input.value) input.value = sent.text;
+    updateComposer();
+  }
+  if (code === "not_found" && state.threadId && !state.threadLoaded) {
+    // the stored thread is gone (or belongs to another identity)
+    store.set(KEYS.thread, null);
+    store.set(KEYS.activeRun, null);
+    state.threadId = null;
+    resetThreadView();
+  }
+  showAlert(`Server error: ${code}`, frame.retryable ? `${message} (you can try again)` : message);
+}
+
+function messageAccepted(frame) {
+  const pending = state.pending;
+  if (!pending || frame.client_message_id !== pending.frame.client_message_id) return;
+  state.pending = null;
+  pending.bubble.dataset.state = "sent";
+  pending.bubble.querySelector(".message-meta").textContent = "";
+  state.threadId = String(frame.thread_id);
+  state.threadLoaded = true;
+  store.set(KEYS.thread, state.threadId);
+  markActiveThread();
+  const card = addRunCard(String(frame.run_id));
+  pending.bubble.after(card.element);
+  rememberActiveRun(card);
+  // Ask for the run's events from the start: works whether or not the edge also
+  // streams them to this connection (duplicates are dropped by seq).
+  connection.send(frames.resume(card.runId, 0));
+  connection.send(frames.listThreads());
+  updateComposer();
+}
+
+function runEvent(event) {
+  const card = state.runs.get(event.run_id);
+  if (!card) return; // a run of another thread: it is resumed when that thread is opened
+  for (const ordered of card.sequencer.push(event)) {
+    card.apply(ordered);
+    if (isTerminal(ordered)) runFinished(card);
+  }
+  if (!card.finished) rememberActiveRun(card);
+  watchForGap(card);
+}
+
+function watchForGap(card) {
+  clearTimeout(state.gapTimers.get(card.runId));
+  if (!card.sequencer.hasGap || card.finished) return;
+  state.gapTimers.set(
+    card.runId,
+    setTimeout(() => connection.send(frames.resume(card.runId, card.lastSeq)), GAP_WAIT_MS),
+  );
+}
+
+function runFinished(card) {
+  const active = store.getJSON(KEYS.activeRun);
+  if (active && active.run_id === card.runId) store.set(KEYS.activeRun, null);
+  connection.send(frames.listThreads());
+  updateComposer();
+}
+
+function rememberActiveRun(card) {
+  store.set(
+    KEYS.activeRun,
+    JSON.stringify({ run_id: card.runId, thread_id: state.threadId, last_seq: card.lastSeq }),
+  );
+}
+
+// ------------------------------------------------------------------ threads
+
+function renderThreadList(threads) {
+  state.threads = threads.filter((t) => t && typeof t.thread_id === "string");
+  const list = $("thread-list");
+  list.replaceChildren();
+  for (const thread of state.threads) {
+    const li = el("li");
+    const button = el("button", "thread-link");
+    button.type = "button";
+    button.dataset.threadId = thread.thread_id;
+    button.append(el("span", "thread-link-title", String(thread.title || "Untitled analysis")));
+    const when = formatTime(thread.updated_at);
+    if (when) button.append(el("span", "thread-link-time", when));
+    button.addEventListener("click", () => openThread(thread.thread_id));
+    li.append(button);
+    list.append(li);
+  }
+  $("thread-empty").hidden = state.threads.length > 0;
+  markActiveThread();
+}
+
+function formatTime(value) {
+  if (typeof value !== "string") return "";
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) return "";
+  return date.toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+}
+
+function markActiveThread() {
+  for (const button of document.querySelectorAll(".thread-link")) {
+    if (button.dataset.threadId === state.threadId) button.setAttribute("aria-current", "true");
+    else button.removeAttribute("aria-current");
+  }
+  const current = state.threads.find((t) => t.thread_id === state.threadId);
+  $("thread-title").textContent = current ? String(current.title || "Untitled analysis") : state.threadId ? "Analysis" : "New analysis";
+  $("welcome").hidden = Boolean(state.threadId) || state.pending !== null;
+}
+
+function resetThreadView() {
+  for (const timer of state.gapTimers.values()) clearTimeout(timer);
+  state.gapTimers.clear();
+  state.runs.clear();
+  state.threadLoaded = false;
+  state.pending = null;
+  $("conversation").replaceChildren();
+  markActiveThread();
+  updateComposer();
+}
+
+function openThread(threadId) {
+  if (threadId === state.threadId && state.threadLoaded) {
+    $("message").focus();
+    return;
+  }
+  state.threadId = threadId;
+  store.set(KEYS.thread, threadId);
+  resetThreadView();
+  $("conversation").append(el("p", "muted loading", "Loading the conversation…"));
+  if (!connection.send(frames.getThread(threadId))) {
+    showAlert("Not connected", "The thread opens when the connection is back.");
+  }
+}
+
+function newThread() {
+  state.threadId = null;
+  store.set(KEYS.thread, null);
+  resetThreadView();
+  $("message").focus();
+}
+
+function renderThread(thread) {
+  if (thread.thread_id !== state.threadId) return; // the user opened another one meanwhile
+  resetThreadView();
+  state.threadLoaded = true;
+  const conversation = $("conversation");
+  const messages = Array.isArray(thread.messages) ? thread.messages : [];
+  const runs = Array.isArray(thread.runs) ? thread.runs.filter((r) => r && typeof r.run_id === "string") : [];
+  const active = store.getJSON(KEYS.activeRun);
+  // The run to show live: the stored active run, else the thread's last unfinished run,
+  // else its last run (so a reload shows how the latest report came about).
+  const lastRun = runs[runs.length - 1];
+  const liveRunId =
+    (active && active.thread_id === thread.thread_id && active.run_id) ||
+    (lastRun && !TERMINAL_STATUSES.has(String(lastRun.status)) ? lastRun.run_id : null) ||
+    (lastRun ? lastRun.run_id : null);
+
+  for (const message of messages) {
+    if (!message || typeof message !== "object") continue;
+    if (message.role === "assistant") {
+      if (message.run_id === liveRunId) continue; // the live card shows this report
+      conversation.append(assistantMessage(String(message.text ?? "")));
+    } else {
+      conversation.append(userMessage(String(message.text ?? ""), "sent"));
+      if (message.run_id && message.run_id === liveRunId) conversation.append(addRunCard(liveRunId).element);
+    }
+  }
+  for (const run of runs) {
+    if (run.run_id === liveRunId || !["failed", "cancelled", "timed_out"].includes(run.status)) continue;
+    const note = el("p", "run-note", `This analysis ${run.status === "cancelled" ? "was cancelled" : "did not finish"}.`);
+    conversation.append(note);
+  }
+  if (liveRunId) {
+    if (!state.runs.has(liveRunId)) conversation.append(addRunCard(liveRunId).element);
+    const card = state.runs.get(liveRunId);
+    connection.send(frames.resume(liveRunId, 0)); // rebuild the view; events de-duplicated by seq
+    rememberActiveRun(card);
+  }
+  markActiveThread();
+  updateComposer();
+}
+
+function addRunCard(runId) {
+  let card = state.runs.get(runId);
+  if (!card) {
+    card = new RunCard(runId, {
+      announce,
+      onCancel: (id) => {
+        if (!connection.send(frames.cancel(id))) showAlert("Not connected", "The run could not be cancelled: reconnecting.");
+      },
+    });
+    state.runs.set(runId, card);
+  }
+  return card;
+}
+
+function userMessage(text, status) {
+  const bubble = el("div", "message message--user");
+  bubble.dataset.state = status;
+  bubble.append(el("p", "message-author", "You"));
+  const body = el("p", "message-text", text);
+  bubble.append(body);
+  bubble.append(el("p", "message-meta", status === "sending" ? "Sending…" : ""));
+  return bubble;
+}
+
+function assistantMessage(markdown) {
+  const article = el("article", "message message--assistant report");
+  article.append(el("p", "message-author", "Netra Apex"));
+  article.append(renderMarkdown(markdown));
+  return article;
+}
+
+// ------------------------------------------------------------------ composer
+
+function runInProgress() {
+  for (const card of state.runs.values()) if (!card.finished) return true;
+  return false;
+}
+
+function updateComposer() {
+  const input = $("message");
+  const length = input.value.length;
+  const tooLong = length > MAX_TEXT_CHARS;
+  const count = $("char-count");
+  count.textContent = `${length.toLocaleString("en-US")} / ${MAX_TEXT_CHARS.toLocaleString("en-US")}`;
+  count.classList.toggle("over", tooLong);
+  const error = $("composer-error");
+  if (tooLong) {
+    error.textContent = `Your message is ${length.toLocaleString("en-US")} characters; the limit is ${MAX_TEXT_CHARS.toLocaleString("en-US")}. Shorten it to send.`;
+    error.hidden = false;
+    input.setAttribute("aria-invalid", "true");
+  } else if (error.dataset.kind === "length" || !error.dataset.kind) {
+    error.hidden = true;
+    input.removeAttribute("aria-invalid");
+  }
+  error.dataset.kind = tooLong ? "length" : error.dataset.kind === "length" ? "" : error.dataset.kind;
+  const send = $("send");
+  const blocked = tooLong || state.pending !== null || runInProgress();
+  send.setAttribute("aria-disabled", String(blocked || !connection.isOpen));
+}
+
+function composerError(text) {
+  const error = $("composer-error");
+  error.textContent = text;
+  error.dataset.kind = "other";
+  error.hidden = false;
+}
+
+function submitMessage(text) {
+  const trimmed = text.trim();
+  const error = $("composer-error");
+  if (error.dataset.kind === "other") {
+    error.hidden = true;
+    error.dataset.kind = "";
+  }
+  if (!trimmed) return;
+  if (text.length > MAX_TEXT_CHARS) {
+    updateComposer();
+    $("message").focus();
+    return;
+  }
+  if (state.pending || runInProgress()) {
+    composerError("Wait for the current analysis to finish (or cancel it) before sending another message.");
+    return;
+  }
+  const frame = frames.userMessage(text, state.threadId, newClientMessageId());
+  if (!connection.isOpen) {
+    composerError("Not connected, so the message was not sent. It is still in the box; send it again once the status says Connected.");
+    return;
+  }
+  const bubble = userMessage(text, "sending");
+  $("conversation").append(bubble);
+  state.pending = { frame, bubble };
+  connection.send(frame);
+  $("message").value = "";
+  markActiveThread();
+  updateComposer();
+  bubble.scrollIntoView({ block: "nearest" });
+}
+
+// ------------------------------------------------------------------ sign in
+
+function signIn(token) {
+  store.set(KEYS.userToken, token);
+  state.refusedUserToken = false;
+  resetThreadView();
+  store.set(KEYS.thread, null);
+  store.set(KEYS.activeRun, null);
+  state.threadId = null;
+  connection.reconnectNow();
+}
+
+function signOut() {
+  store.set(KEYS.userToken, null);
+  state.refusedUserToken = false;
+  state.threadId = null;
+  store.set(KEYS.thread, null);
+  store.set(KEYS.activeRun, null);
+  resetThreadView();
+  connection.reconnectNow();
+}
+
+function toggleSignIn(open) {
+  const panel = $("signin-panel");
+  const toggle = $("signin-toggle");
+  panel.hidden = !open;
+  toggle.setAttribute("aria-expanded", String(open));
+  if (open) $("signin-token").focus();
+}
+
+// ------------------------------------------------------------------ upload
+
+async function loadConfig() {
+  try {
+    const response = await fetch("/config.json", { cache: "no-store" });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const config = await response.json();
+    if (typeof config.ingest_url === "string" && config.ingest_url) state.ingestUrl = config.ingest_url;
+    else throw new Error("it has no ingest_url");
+  } catch (err) {
+    showUploadError(`Uploads are unavailable: the page could not read /config.json (${err.message}).`);
+  }
+}
+
+function showUploadError(text) {
+  const result = $("upload-result");
+  const box = el("div", "upload-error");
+  box.setAttribute("role", "alert");
+  box.append(el("strong", "", "Upload failed"), el("p", "", text));
+  result.replaceChildren(box);
+}
+
+function showUploadSummary(summary, fileName) {
+  const result = $("upload-result");
+  const box = el("div", "upload-summary");
+  box.append(el("strong", "", `Imported ${fileName}`));
+  const imported = Number(summary.imported ?? summary.imported_count ?? 0);
+  const rejectedValue = summary.rejected ?? summary.rejected_count ?? 0;
+  const rejected = Array.isArray(rejectedValue) ? rejectedValue.length : Number(rejectedValue);
+  const stats = el("dl", "upload-stats");
+  stats.append(el("dt", "", "Imported"), el("dd", "", imported.toLocaleString("en-US")));
+  stats.append(el("dt", "", "Rejected"), el("dd", "", rejected.toLocaleString("en-US")));
+  box.append(stats);
+  const reasons = collectReasons(summary);
+  if (reasons.length) {
+    box.append(el("p", "small", "Why rows were rejected:"));
+    const list = el("ul", "reasons");
+    for (const reason of reasons.slice(0, 20)) list.append(el("li", "", reason));
+    box.append(list);
+  }
+  result.replaceChildren(box);
+  announce(`Imported ${imported} records, rejected ${rejected}`);
+}
+
+/** Reasons in whatever shape the summary gives them: a map reason→count, a list of strings or objects. */
+function collectReasons(summary) {
+  const raw = summary.reasons ?? summary.rejections ?? summary.rejected_reasons ?? (Array.isArray(summary.rejected) ? summary.rejected : null);
+  if (!raw) return [];
+  if (Array.isArray(raw)) {
+    return raw.map((item) => {
+      if (item && typeof item === "object") {
+        const where = item.line ?? item.row ?? item.index;
+        const why = item.reason ?? item.message ?? item.error ?? JSON.stringify(item);
+        const times = item.count ? ` (${item.count}×)` : "";
+        return `${where !== undefined ? `line ${where}: ` : ""}${why}${times}`;
+      }
+      return String(item);
+    });
+  }
+  if (typeof raw === "object") return Object.entries(raw).map(([why, count]) => `${why} (${count}×)`);
+  return [String(raw)];
+}
+
+async function upload(event) {
+  event.preventDefault();
+  const input = $("usage-file");
+  const file = input.files && input.files[0];
+  if (!file) {
+    showUploadError("Choose a usage file first.");
+    input.focus();
+    return;
+  }
+  if (!state.ingestUrl) await loadConfig();
+  if (!state.ingestUrl) return;
+  const { token } = credentials();
+  if (!token) {
+    showUploadError("Not signed in yet: wait until the status says Connected, then upload again.");
+    return;
+  }
+  const button = $("upload-button");
+  button.disabled = true;
+  button.textContent = "Uploading…";
+  $("upload-result").replaceChildren(el("p", "muted small", `Uploading ${file.name}…`));
+  try {
+    const response = await fetch(state.ingestUrl, {
+      method: "POST",
+      headers: {
+        Authorization: `Bearer ${token}`,
+        "Content-Type": file.type || "application/octet-stream",
+        "X-Filename": encodeURIComponent(file.name),
+      },
+      body: file,
+    });
+    const text = await response.text();
+    let body = null;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = null;
+    }
+    if (!response.ok) {
+      const detail = body && typeof body === "object" ? body.message ?? body.error ?? body.detail ?? text : text;
+      const reason = response.status === 501 ? "usage upload is not available on this server yet" : response.statusText;
+      showUploadError(`HTTP ${response.status}${reason ? ` (${reason})` : ""}${detail ? `: ${String(detail).slice(0, 500)}` : ""}`);
+      return;
+    }
+    if (!body || typeof body !== "object") {
+      showUploadError("The server answered, but not with the JSON import summary.");
+      return;
+    }
+    showUploadSummary(body, file.name);
+  } catch (err) {
+    showUploadError(`Could not reach the upload service at ${state.ingestUrl} (${err.message}).`);
+  } finally {
+    button.disabled = false;
+    button.textContent = "Upload";
+  }
+}
+
+// ------------------------------------------------------------------ wiring
+
+function wire() {
+  const input = $("message");
+  $("composer").addEventListener("submit", (event) => {
+    event.preventDefault();
+    submitMessage(input.value);
+  });
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      submitMessage(input.value);
+    }
+  });
+  input.addEventListener("input", updateComposer);
+  for (const chip of document.querySelectorAll("[data-suggestion]")) {
+    chip.addEventListener("click", () => {
+      input.value = chip.dataset.suggestion;
+      submitMessage(input.value);
+    });
+  }
+  $("new-thread").addEventListener("click", newThread);
+  $("signin-toggle").addEventListener("click", () => toggleSignIn($("signin-panel").hidden));
+  $("signin-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const field = $("signin-token");
+    const token = field.value.trim();
+    field.value = "";
+    if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(token)) {
+      showAlert("That does not look like a JWT", "A JWT has three base64url parts separated by dots.");
+      return;
+    }
+    toggleSignIn(false);
+    signIn(token);
+  });
+  $("signout").addEventListener("click", () => {
+    toggleSignIn(false);
+    signOut();
+  });
+  $("upload-form").addEventListener("submit", upload);
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && !$("signin-panel").hidden) {
+      toggleSignIn(false);
+      $("signin-toggle").focus();
+    }
+  });
+  window.addEventListener("error", (event) => {
+    showAlert("Something went wrong in the page", String(event.message ?? "unknown error"));
+  });
+  window.addEventListener("unhandledrejection", (event) => {
+    showAlert("Something went wrong in the page", String(event.reason?.message ?? event.reason ?? "unknown error"));
+  });
+}
+
+wire();
+updateComposer();
+markActiveThread();
+loadConfig();
+connection.start();

@@ -1,0 +1,300 @@
+"""The edge's Firestore reads and writes (``google.cloud.firestore.AsyncClient``).
+
+What the edge writes follows :mod:`apex_core.schema` exactly: on an accepted
+``user_message``, in ONE transaction, the thread (created, or its
+``updated_at``/``last_run_id``), the user message ``{run_id}-user`` and the
+``queued`` run; on ``cancel``, ``cancel_requested`` on the run. Everything
+else is a read.
+
+Every call is scoped by the authenticated user: a thread or run that does not
+exist and one that belongs to someone else raise the same
+:class:`~apex_core.errors.NotFound`. Library errors are translated into
+:mod:`apex_core.errors` (see :mod:`edge_ws.failures`), and every call is
+bounded by the store timeout.
+
+Cancellation: a call cancelled while it waits is abandoned; a transaction
+cancelled before its commit is rolled back by the client library (nothing is
+written), and one cancelled during its commit may or may not have committed,
+which is why accepting a message is idempotent (the run id is the key).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from google.cloud.firestore import (
+    AsyncClient,
+    AsyncTransaction,
+    FieldFilter,
+    Query,
+    async_transactional,
+)
+
+from apex_core import names, schema
+from apex_core.errors import NotFound, Unavailable
+from apex_core.protocol import rfc3339
+from edge_ws.failures import translated
+
+T = TypeVar("T")
+MAX_THREADS_LISTED = 50
+MAX_MESSAGES = 500
+MAX_RUNS = 200
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedMessage:
+    """A user message stored as a queued run (or found already stored)."""
+
+    thread_id: str
+    run_id: str
+    text: str
+    client_message_id: str | None
+    submitted_at: datetime
+    created: bool  # False: the same client_message_id was accepted before
+    status: str
+
+
+class EdgeStore:
+    """Firestore for one edge process; create it inside the running loop."""
+
+    def __init__(self, client: AsyncClient, *, timeout: float) -> None:
+        self._db = client
+        self._timeout = timeout
+
+    @classmethod
+    def connect(cls, project: str, *, timeout: float) -> EdgeStore:
+        return cls(AsyncClient(project=project), timeout=timeout)
+
+    async def close(self) -> None:
+        """Close the gRPC channel, if one was opened (AsyncClient has no close())."""
+        api = getattr(self._db, "_firestore_api_internal", None)
+        if api is not None:
+            await api.transport.close()
+
+    async def _bounded(self, what: str, call: Awaitable[T]) -> T:
+        with translated(what):
+            async with asyncio.timeout(self._timeout):
+                return await call
+
+    # ------------------------------------------------------------ writes
+
+    async def accept_message(
+        self,
+        *,
+        user_id: str,
+        text: str,
+        thread_id: str | None,
+        client_message_id: str | None,
+    ) -> AcceptedMessage:
+        """Store the thread, the user message and the queued run in one transaction.
+
+        ``thread_id`` must name a thread of ``user_id`` (else ``NotFound``); without
+        one a new thread is opened. If the run for this ``client_message_id``
+        exists, nothing is written and the stored run is returned.
+        """
+        run_id = schema.run_id_for(user_id, client_message_id)
+        target_thread = thread_id or schema.thread_id_for(user_id, client_message_id)
+        now = datetime.now(UTC)
+        db = self._db
+
+        @async_transactional
+        async def write(transaction: AsyncTransaction) -> AcceptedMessage:
+            run_ref = db.document(schema.run_path(run_id))
+            run_snap = await run_ref.get(transaction=transaction)
+            if run_snap.exists:
+                run = run_snap.to_dict() or {}
+                if run.get("user_id") != user_id:
+                    raise NotFound(f"run {run_id} not found")
+                message_ref = db.document(
+                    schema.message_path(str(run["thread_id"]), schema.user_message_id(run_id))
+                )
+                message = (await message_ref.get(transaction=transaction)).to_dict() or {}
+                return AcceptedMessage(
+                    thread_id=str(run["thread_id"]),
+                    run_id=run_id,
+                    text=str(message.get("text") or text),
+                    client_message_id=client_message_id,
+                    submitted_at=_as_datetime(run.get("created_at"), now),
+                    created=False,
+                    status=str(run.get("status")),
+                )
+            thread_ref = db.document(schema.thread_path(target_thread))
+            thread_snap = await thread_ref.get(transaction=transaction)
+            if thread_snap.exists:
+                if (thread_snap.to_dict() or {}).get("user_id") != user_id:
+                    raise NotFound(f"thread {target_thread} not found")
+                transaction.update(thread_ref, {"updated_at": now, "last_run_id": run_id})
+            elif thread_id is not None:
+                raise NotFound(f"thread {target_thread} not found")
+            else:
+                transaction.create(
+                    thread_ref,
+                    schema.new_thread_doc(user_id=user_id, text=text, run_id=run_id, now=now),
+                )
+            transaction.create(
+                db.document(schema.message_path(target_thread, schema.user_message_id(run_id))),
+                schema.message_doc(user_id=user_id, role="user", text=text, run_id=run_id, now=now),
+            )
+            transaction.create(
+                run_ref,
+                schema.queued_run_doc(
+                    user_id=user_id,
+                    thread_id=target_thread,
+                    client_message_id=client_message_id,
+                    now=now,
+                ),
+            )
+            return AcceptedMessage(
+                thread_id=target_thread,
+                run_id=run_id,
+                text=text,
+                client_message_id=client_message_id,
+                submitted_at=now,
+                created=True,
+                status="queued",
+            )
+
+        try:
+            return await self._bounded("storing the message", write(db.transaction()))
+        except ValueError as exc:  # the library's "transaction failed after N attempts"
+            raise Unavailable("storing the message met too much contention; try again") from exc
+
+    async def request_cancel(self, *, user_id: str, run_id: str) -> None:
+        """Set ``cancel_requested`` on a run of ``user_id``."""
+        await self.owned_run(user_id=user_id, run_id=run_id)
+        ref = self._db.document(schema.run_path(run_id))
+        await self._bounded("requesting the cancel", ref.update({"cancel_requested": True}))
+
+    # ------------------------------------------------------------ reads
+
+    async def owned_run(self, *, user_id: str, run_id: str) -> dict[str, Any]:
+        snap = await self._bounded(
+            "reading the run", self._db.document(schema.run_path(run_id)).get()
+        )
+        run = snap.to_dict() if snap.exists else None
+        if run is None or run.get("user_id") != user_id:
+            raise NotFound(f"run {run_id} not found")
+        return run
+
+    async def owned_thread(self, *, user_id: str, thread_id: str) -> dict[str, Any]:
+        snap = await self._bounded(
+            "reading the thread", self._db.document(schema.thread_path(thread_id)).get()
+        )
+        thread = snap.to_dict() if snap.exists else None
+        if thread is None or thread.get("user_id") != user_id:
+            raise NotFound(f"thread {thread_id} not found")
+        return thread
+
+    async def thread_frame(self, *, user_id: str, thread_id: str) -> dict[str, Any]:
+        """The ``thread`` frame: the thread's messages and runs, oldest first."""
+        thread = await self.owned_thread(user_id=user_id, thread_id=thread_id)
+        thread_ref = self._db.document(schema.thread_path(thread_id))
+        messages_query = (
+            thread_ref.collection(names.MESSAGES).order_by("created_at").limit(MAX_MESSAGES)
+        )
+        runs_query = (
+            self._db.collection(names.RUNS)
+            .where(filter=FieldFilter("user_id", "==", user_id))
+            .where(filter=FieldFilter("thread_id", "==", thread_id))
+            .limit(MAX_RUNS)
+        )
+        messages = await self._bounded("reading the messages", messages_query.get())
+        runs = await self._bounded("reading the runs", runs_query.get())
+        message_rows = []
+        for snap in messages:
+            doc = snap.to_dict() or {}
+            if doc.get("user_id", user_id) != user_id:
+                continue
+            message_rows.append(
+                {
+                    "message_id": snap.id,
+                    "role": doc.get("role"),
+                    "text": doc.get("text"),
+                    "run_id": doc.get("run_id"),
+                    "created_at": _timestamp(doc.get("created_at")),
+                }
+            )
+        run_docs = sorted(
+            ((snap.id, snap.to_dict() or {}) for snap in runs),
+            key=lambda item: _as_datetime(
+                item[1].get("created_at"), datetime.min.replace(tzinfo=UTC)
+            ),
+        )
+        return {
+            "type": "thread",
+            "thread_id": thread_id,
+            "title": thread.get("title"),
+            "messages": message_rows,
+            "runs": [
+                {
+                    "run_id": run_id,
+                    "status": doc.get("status"),
+                    "created_at": _timestamp(doc.get("created_at")),
+                    "last_seq": int(doc.get("last_seq") or 0),
+                }
+                for run_id, doc in run_docs
+            ],
+        }
+
+    async def threads_frame(self, *, user_id: str) -> dict[str, Any]:
+        """The ``threads`` frame: the user's threads, most recently updated first."""
+        query = (
+            self._db.collection(names.THREADS)
+            .where(filter=FieldFilter("user_id", "==", user_id))
+            .order_by("updated_at", direction=Query.DESCENDING)
+            .limit(MAX_THREADS_LISTED)
+        )
+        snaps = await self._bounded("listing the threads", query.get())
+        return {
+            "type": "threads",
+            "threads": [
+                {
+                    "thread_id": snap.id,
+                    "title": doc.get("title"),
+                    "updated_at": _timestamp(doc.get("updated_at")),
+                    "last_run_id": doc.get("last_run_id"),
+                }
+                for snap in snaps
+                for doc in [snap.to_dict() or {}]
+            ],
+        }
+
+    async def events_after(
+        self, run_id: str, after_seq: int, *, through: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Stored events of ``run_id`` with ``after_seq < seq <= through``, in order.
+
+        The caller has checked that the run belongs to its user.
+        """
+        query = (
+            self._db.collection(names.RUNS)
+            .document(run_id)
+            .collection(names.EVENTS)
+            .where(filter=FieldFilter("seq", ">", after_seq))
+        )
+        if through is not None:
+            query = query.where(filter=FieldFilter("seq", "<=", through))
+        snaps = await self._bounded("reading the run's events", query.order_by("seq").get())
+        return [_jsonable(snap.to_dict() or {}) for snap in snaps]
+
+
+def _as_datetime(value: object, default: datetime) -> datetime:
+    return value if isinstance(value, datetime) else default
+
+
+def _timestamp(value: object) -> str | None:
+    return rfc3339(value) if isinstance(value, datetime) else None
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return rfc3339(value)
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
