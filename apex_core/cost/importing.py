@@ -81,6 +81,7 @@ class ImportResult:
         rows: RowStream,
         context: ImportContext,
         binary: BinaryIO,
+        text: io.TextIOWrapper,
         total_bytes: int | None,
     ) -> None:
         self.source = source
@@ -90,6 +91,7 @@ class ImportResult:
         self.total_bytes = total_bytes
         self._rows: RowStream | None = rows
         self._binary = binary
+        self._text = text
 
     @property
     def notes(self) -> list[str]:
@@ -102,6 +104,17 @@ class ImportResult:
             return self._binary.tell()
         except (OSError, ValueError):
             return 0
+
+    def close(self) -> None:
+        """Close the input without reading the rest (iteration closes it by itself)."""
+        self._rows = None
+        self._text.close()
+
+    def __enter__(self) -> ImportResult:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def __iter__(self) -> Iterator[UsageRecord]:
         rows = self._rows
@@ -123,7 +136,7 @@ class ImportResult:
                 "export the file as UTF-8 and import it again"
             ) from exc
         finally:
-            self._binary.close()
+            self._text.close()
 
 
 def read_usage(
@@ -145,6 +158,7 @@ def read_usage(
         raise UnknownUsageFormat(f"unknown format {format!r}; expected one of {', '.join(FORMATS)}")
     mapping = ModelMapping.parse(model_mapping) if isinstance(model_mapping, str) else model_mapping
     binary, name, total = _open_binary(source, source_name)
+    text: io.TextIOWrapper | None = None
     try:
         head = _peek(binary)
         chosen = detect_format(head, name) if format == "auto" else format
@@ -153,10 +167,16 @@ def read_usage(
         text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
         rows = reader(text, context, head.decode("utf-8-sig", errors="replace"))
         return ImportResult(
-            source=name, format=chosen, rows=rows, context=context, binary=binary, total_bytes=total
+            source=name,
+            format=chosen,
+            rows=rows,
+            context=context,
+            binary=binary,
+            text=text,
+            total_bytes=total,
         )
     except BaseException:
-        binary.close()
+        (text or binary).close()
         raise
 
 

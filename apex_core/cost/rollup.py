@@ -228,7 +228,7 @@ class UsageRollup:
         parts: list[list[list[Any]]] = [[]]
         used = 0
         for row in self._cell_rows():
-            size = len(_compact(row)) + 1
+            size = len(_compact(row)) + 2  # ", " between list items
             if used + size > budget and parts[-1]:
                 parts.append([])
                 used = 0

@@ -1,0 +1,52 @@
+"""Breakdowns, trends, spikes and unit costs, checked by hand."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from apex_core.cost import UsageRecord, accumulate, analyze, render_markdown
+
+MONDAY = datetime(2025, 3, 3, 12, tzinfo=UTC)
+
+
+def _two_weeks() -> list[UsageRecord]:
+    # 400,000 gpt-4o input tokens = $1.00 (at $2.50/M); day 10 costs $5.00
+    records = []
+    for day in range(14):
+        tokens = 2_000_000 if day == 9 else 400_000
+        records.append(
+            UsageRecord(MONDAY + timedelta(days=day), "openai", "gpt-4o", tokens, 0,
+                        feature="a" if day % 2 else "b", end_user=f"u{day % 3}")
+        )  # fmt: skip
+    return records
+
+
+def test_week_over_week_spikes_and_unit_costs() -> None:
+    result = analyze(accumulate(_two_weeks())).to_json()
+    assert result["total_cost_usd"] == pytest.approx(13 * 1.0 + 5.0)
+    assert result["week_over_week"] == [
+        {"week_start": "2025-03-03", "cost_usd": pytest.approx(7.0), "change_pct": None},
+        {"week_start": "2025-03-10", "cost_usd": pytest.approx(11.0),
+         "change_pct": pytest.approx(round((11 - 7) / 7 * 100, 2))},
+    ]  # fmt: skip
+    assert [spike["date"] for spike in result["spike_days"]] == ["2025-03-12"]
+    assert result["spike_days"][0]["ratio"] == 5.0
+    assert result["unit_costs"]["cost_per_request_usd"] == pytest.approx(18.0 / 14)
+    tokens = 13 * 400_000 + 2_000_000
+    assert result["unit_costs"]["cost_per_1k_tokens_usd"] == pytest.approx(
+        18.0 * 1000 / tokens, abs=1e-6
+    )
+    features = {entry["feature"]: entry["cost_usd"] for entry in result["by_feature"]}
+    # odd days (1,3,5,7,9,11,13) are 'a'; day 9 is the $5 spike
+    assert features == {"a": pytest.approx(6 * 1.0 + 5.0), "b": pytest.approx(7 * 1.0)}
+
+
+def test_markdown_has_model_and_recommendation_tables_from_the_numbers() -> None:
+    analysis = analyze(accumulate(_two_weeks()))
+    text = render_markdown(analysis)
+    assert "| openai | gpt-4o | 14 | 7,200,000 | 0 | 0 | $18.00 |" in text
+    assert "## Recommendations" in text
+    assert "## Spike days" in text
+    assert "| 2025-03-12 | $5.00 | 5 |" in text

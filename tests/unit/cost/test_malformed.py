@@ -1,0 +1,71 @@
+"""Malformed inputs are reported with file, line and reason; nothing is dropped silently."""
+
+from __future__ import annotations
+
+import pytest
+
+from apex_core.cost import UnknownUsageFormat, read_usage
+from apex_core.errors import ImportFailed
+from tests.unit.cost.conftest import fixture
+
+
+def test_bad_number_missing_column_and_negative_tokens_are_rejected_by_line() -> None:
+    path = fixture("native_malformed.csv")
+    result = read_usage(path)
+    records = list(result)
+    assert [r.line for r in records] == [2, 6]
+    stats = result.stats
+    assert (stats.read, stats.imported, stats.rejected) == (5, 2, 3)
+    by_line = {rejection.line: rejection for rejection in stats.examples}
+    assert by_line[3].reason == "bad number in input_tokens"
+    assert "'12x'" in by_line[3].detail
+    assert by_line[4].reason == "missing column"
+    assert by_line[5].reason == "negative input_tokens"
+    assert by_line[3].describe().startswith(f"{path}:3: bad number in input_tokens")
+    assert dict(stats.reasons) == {
+        "bad number in input_tokens": 1,
+        "missing column": 1,
+        "negative input_tokens": 1,
+    }
+
+
+def test_truncated_jsonl_line_is_rejected_and_the_rest_imported() -> None:
+    result = read_usage(fixture("native_truncated.jsonl"))
+    records = list(result)
+    assert [r.input_tokens for r in records] == [1000, 3000]
+    (rejection,) = result.stats.examples
+    assert (rejection.line, rejection.reason) == (2, "invalid JSON")
+
+
+def test_truncated_json_document_fails_the_file_with_its_line() -> None:
+    path = fixture("openai_usage_truncated.json")
+    result = read_usage(path)
+    with pytest.raises(ImportFailed, match=rf"{path}:\d+: invalid JSON .*truncated"):
+        list(result)
+
+
+def test_missing_required_header_column_fails_the_file_at_line_1(tmp_path: object) -> None:
+    data = b"timestamp,provider,model,input_tokens\n2025-03-01T00:00:00Z,openai,gpt-4o,10\n"
+    with pytest.raises(ImportFailed, match=r"upload.csv:1: missing column\(s\) output_tokens"):
+        list(read_usage(data, format="native", source_name="upload.csv"))
+
+
+def test_cached_tokens_above_input_are_rejected() -> None:
+    data = (
+        b"timestamp,provider,model,input_tokens,cached_input_tokens,output_tokens\n"
+        b"2025-03-01T00:00:00Z,openai,gpt-4o,10,20,1\n"
+    )
+    result = read_usage(data, source_name="u.csv")
+    assert list(result) == []
+    assert result.stats.examples[0].reason == "cached tokens exceed input_tokens"
+    assert result.stats.examples[0].line == 2
+
+
+def test_unknown_format_says_what_was_expected() -> None:
+    with pytest.raises(UnknownUsageFormat, match=r"unrecognised CSV header.*--format"):
+        read_usage(fixture("unknown_format.csv"))
+
+
+def test_unreadable_path_is_an_import_failure() -> None:
+    with pytest.raises(ImportFailed, match="cannot read usage file"):
+        read_usage(fixture("does-not-exist.csv"))

@@ -1,0 +1,120 @@
+"""Prices checked against arithmetic on published per-million-token prices."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from genai_prices import Usage, calc_price
+
+from apex_core.cost import PriceBook, UsageRecord, accumulate, analyze, read_usage
+from tests.unit.cost.conftest import fixture
+
+M = 1_000_000
+# Published prices (USD per million tokens) on 2025-03-01:
+GPT_4O = {"input": 2.50, "cached": 1.25, "output": 10.00}
+GPT_4O_MINI = {"input": 0.15, "output": 0.60}
+SONNET_35 = {"input": 3.00, "write_5m": 3.75, "write_1h": 6.00, "read": 0.30, "output": 15.00}
+HAIKU_35 = {"input": 0.80, "output": 4.00}
+BATCH_DISCOUNT = 0.5  # OpenAI Batch API and Anthropic Message Batches: half price
+DAY = datetime(2025, 3, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("provider", "model", "usage", "published"),
+    [
+        ("openai", "gpt-4o", Usage(input_tokens=M), GPT_4O["input"]),
+        ("openai", "gpt-4o", Usage(input_tokens=M, cache_read_tokens=M), GPT_4O["cached"]),
+        ("openai", "gpt-4o", Usage(output_tokens=M), GPT_4O["output"]),
+        ("anthropic", "claude-3-5-sonnet-20241022", Usage(input_tokens=M), SONNET_35["input"]),
+        ("anthropic", "claude-3-5-sonnet-20241022",
+         Usage(input_tokens=M, cache_write_tokens=M), SONNET_35["write_5m"]),
+        ("anthropic", "claude-3-5-sonnet-20241022",
+         Usage(input_tokens=M, cache_read_tokens=M), SONNET_35["read"]),
+        ("anthropic", "claude-3-5-sonnet-20241022", Usage(output_tokens=M), SONNET_35["output"]),
+    ],
+)  # fmt: skip
+def test_genai_prices_data_agrees_with_published_prices(
+    provider: str, model: str, usage: Usage, published: float
+) -> None:
+    price = calc_price(usage, model, provider_id=provider, genai_request_timestamp=DAY)
+    assert float(price.total_price) == pytest.approx(published)
+
+
+def test_openai_rows_with_cached_tokens_and_batch() -> None:
+    analysis = analyze(accumulate(read_usage(fixture("openai_usage_completions.json"))))
+    # 2025-03-01 gpt-4o: 600k uncached, 400k cached, 100k output
+    gpt4o_day1 = 0.6 * GPT_4O["input"] + 0.4 * GPT_4O["cached"] + 0.1 * GPT_4O["output"]  # 3.00
+    # 2025-03-01 gpt-4o-mini: 2M input, 500k output
+    mini_day1 = 2.0 * GPT_4O_MINI["input"] + 0.5 * GPT_4O_MINI["output"]  # 0.60
+    # 2025-03-02 gpt-4o batch: 500k input, 50k output at half price (discount table)
+    gpt4o_batch = (0.5 * GPT_4O["input"] + 0.05 * GPT_4O["output"]) * BATCH_DISCOUNT  # 0.875
+    result = analysis.to_json()
+    assert result["total_cost_usd"] == pytest.approx(gpt4o_day1 + mini_day1 + gpt4o_batch)
+    by_model = {entry["model"]: entry for entry in result["by_model"]}
+    assert by_model["gpt-4o-2024-08-06"]["cost_usd"] == pytest.approx(gpt4o_day1 + gpt4o_batch)
+    assert by_model["gpt-4o-2024-08-06"]["cached_input_tokens"] == 400_000
+    assert result["by_day"] == [
+        {"date": "2025-03-01", "cost_usd": pytest.approx(gpt4o_day1 + mini_day1), "requests": 500},
+        {"date": "2025-03-02", "cost_usd": pytest.approx(gpt4o_batch), "requests": 50},
+    ]
+    assert any("published batch discount" in note for note in result["notes"])
+
+
+def test_anthropic_rows_with_cache_writes_of_both_ttls() -> None:
+    analysis = analyze(accumulate(read_usage(fixture("anthropic_usage_report.json"))))
+    sonnet = (
+        1.0 * SONNET_35["input"]  # uncached
+        + 2.0 * SONNET_35["read"]
+        + 0.4 * SONNET_35["write_5m"]
+        + 0.1 * SONNET_35["write_1h"]
+        + 0.2 * SONNET_35["output"]
+    )  # 8.70
+    haiku_batch = (1.0 * HAIKU_35["input"] + 0.1 * HAIKU_35["output"]) * BATCH_DISCOUNT  # 0.60
+    result = analysis.to_json()
+    by_model = {entry["model"]: entry["cost_usd"] for entry in result["by_model"]}
+    assert by_model == {
+        "claude-3-5-sonnet-20241022": pytest.approx(sonnet),
+        "claude-3-5-haiku-20241022": pytest.approx(haiku_batch),
+    }
+
+
+def test_otel_spans_priced_with_the_input_includes_cached_rule() -> None:
+    analysis = analyze(accumulate(read_usage(fixture("otel_genai_spans.json"))))
+    openai_span = (6000 * GPT_4O["input"] + 4000 * GPT_4O["cached"] + 500 * GPT_4O["output"]) / M
+    anthropic_span = (
+        2000 * SONNET_35["input"] + 6000 * SONNET_35["read"]
+        + 2000 * SONNET_35["write_5m"] + 1000 * SONNET_35["output"]
+    ) / M  # fmt: skip
+    assert analysis.to_json()["total_cost_usd"] == pytest.approx(openai_span + anthropic_span)
+
+
+def test_unknown_model_is_unpriced_with_its_tokens_never_zero_dollars() -> None:
+    records = [
+        UsageRecord(DAY, "openai", "gpt-4o", input_tokens=M, output_tokens=0),
+        UsageRecord(DAY, "openai", "ft:my-private-model", input_tokens=1234, output_tokens=56),
+    ]
+    result = analyze(accumulate(records)).to_json()
+    assert result["total_cost_usd"] == pytest.approx(GPT_4O["input"])
+    assert result["unpriced"] == [
+        {"provider": "openai", "model": "ft:my-private-model", "records": 1,
+         "input_tokens": 1234, "output_tokens": 56, "requests": 1},
+    ]  # fmt: skip
+    assert [entry["model"] for entry in result["by_model"]] == ["gpt-4o"]
+
+
+def test_batch_uses_genai_prices_variant_when_it_is_active() -> None:
+    book = PriceBook()
+    usage = (1, M, 0, 0, 0, M, 0)
+    # genai-prices 0.2.3 has gpt-4o batch prices from 2026-10-14: $1.25/M in, $5/M out
+    assert book.cost("openai", "gpt-4o", "2026-11-01", usage, batch=True) == Decimal("6.25")
+    assert "openai" not in book.fallback_batch_providers
+    # before that date it has none, and the discount table halves the standard $12.50
+    assert book.cost("openai", "gpt-4o", "2025-03-01", usage, batch=True) == Decimal("6.25")
+    assert "openai" in book.fallback_batch_providers
+
+
+def test_batch_of_a_provider_without_any_batch_price_is_unpriced() -> None:
+    book = PriceBook(batch_discounts={})
+    assert book.cost("openai", "gpt-4o", "2025-03-01", (1, M, 0, 0, 0, M, 0), batch=True) is None

@@ -1,0 +1,77 @@
+"""Roll-ups merge, serialize deterministically and split into Firestore-sized chunks."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from apex_core.cost import BadRollup, UsageRecord, UsageRollup, accumulate, demo_records
+from apex_core.cost.rollup import MAX_END_USERS, OTHER
+
+NOW = datetime(2025, 4, 1, tzinfo=UTC)
+
+
+def _plain_records(count: int) -> list[UsageRecord]:
+    start = datetime(2025, 3, 1, tzinfo=UTC)
+    return [
+        UsageRecord(start + timedelta(minutes=17 * i), "openai", ("gpt-4o", "gpt-4o-mini")[i % 2],
+                    1000 + i, 10 + i % 500, cached_input_tokens=i % 7, feature=f"f{i % 3}",
+                    end_user=f"u{i % 5}", latency_ms=float(100 + i % 50))
+        for i in range(count)
+    ]  # fmt: skip
+
+
+def test_merge_of_halves_equals_accumulating_everything() -> None:
+    records = _plain_records(3000)
+    whole = accumulate(records)
+    left, right = accumulate(records[:1234]), accumulate(records[1234:])
+    assert left.merge(right).to_json() == whole.to_json()
+    assert whole.rows.read == whole.rows.imported == 3000
+
+
+def test_json_round_trip_is_exact_and_deterministic() -> None:
+    rollup = accumulate(demo_records("seed-a", now=NOW))
+    data = rollup.to_json()
+    again = UsageRollup.from_json(json.loads(json.dumps(data)))
+    assert again.to_json() == data
+    assert json.dumps(accumulate(demo_records("seed-a", now=NOW)).to_json()) == json.dumps(data)
+
+
+def test_chunks_stay_under_the_limit_and_reassemble_in_any_order() -> None:
+    rollup = accumulate(demo_records("seed-b", now=NOW))
+    limit = 64 * 1024
+    chunks = rollup.to_chunks(max_bytes=limit)
+    assert len(chunks) > 1
+    assert all(len(json.dumps(chunk)) <= limit for chunk in chunks)
+    assert UsageRollup.from_chunks(reversed(chunks)).to_json() == rollup.to_json()
+    with pytest.raises(BadRollup, match="incomplete roll-up"):
+        UsageRollup.from_chunks(chunks[1:])
+
+
+def test_default_chunks_fit_a_firestore_document() -> None:
+    rollup = accumulate(_plain_records(20000))
+    assert all(len(json.dumps(chunk)) < 1024 * 1024 for chunk in rollup.to_chunks())
+
+
+def test_malformed_json_is_refused() -> None:
+    with pytest.raises(BadRollup, match="schema"):
+        UsageRollup.from_json({"schema": "something-else"})
+    data = accumulate(_plain_records(3)).to_json()
+    data["cells"][0][-1] = "many"
+    with pytest.raises(BadRollup, match="counters must be integers"):
+        UsageRollup.from_json(data)
+
+
+def test_end_users_are_bounded_and_totals_conserved() -> None:
+    start = datetime(2025, 3, 1, tzinfo=UTC)
+    records = [
+        UsageRecord(start, "openai", "gpt-4o", 10, 1, end_user=f"user-{i}")
+        for i in range(MAX_END_USERS + 500)
+    ]
+    rollup = accumulate(records)
+    users = {key[4] for key in rollup.cells}
+    assert len(users) == MAX_END_USERS + 1
+    assert OTHER in users
+    assert sum(cell[1] for cell in rollup.cells.values()) == 10 * len(records)
