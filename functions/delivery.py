@@ -159,7 +159,7 @@ def handle_run_request(
             _republish_terminal(store, sink, claim.last_seq)
         return "finished"
     log.info(
-        "run claimed (resuming after %s stored events)" if claim.last_seq else "run claimed",
+        "run claimed; resuming after %d stored events",
         claim.last_seq,
         extra=fields(run_id=request.run_id, user_id=request.user_id),
     )
