@@ -95,7 +95,7 @@ def analyze(
     unpriced: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     tokens = 0
     requests = 0
-    for (day, provider, model, feature, user, batch, tier), cell in rollup.cells.items():
+    for (day, provider, model, feature, batch, tier), cell in rollup.cells.items():
         block = cell[ALL : ALL + 7]
         cost = book.cost(provider, model, day, block, batch=batch, service_tier=tier)
         if cost is None:
@@ -112,7 +112,6 @@ def analyze(
             (by_day, day),
             (by_provider, provider),
             (by_feature, feature),
-            (by_user, user),
         ):
             bucket[name][0] += cost
             bucket[name][1] += block[0]
@@ -120,6 +119,12 @@ def analyze(
         model_entry[0] += cost
         for position, index in enumerate((0, 1, 2, 5), start=1):
             model_entry[position] += block[index]
+    for (day, provider, model, user, batch, tier), user_cell in rollup.user_cells.items():
+        block = user_cell[:7]
+        cost = book.cost(provider, model, day, block, batch=batch, service_tier=tier)
+        if cost is not None:
+            by_user[user][0] += cost
+            by_user[user][1] += block[0]
     days = period_days(rollup)
     scale = DAYS_PER_MONTH / days if days else Decimal(0)
     recommendations = recommend(

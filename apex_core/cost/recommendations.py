@@ -126,7 +126,7 @@ def _what_if(
     """Per (provider, model, feature): [current cost, what-if cost, requests, input, output]."""
     groups: dict[Group, list[Any]] = defaultdict(lambda: [Decimal(0), Decimal(0), 0, 0, 0])
     for key, cell in rollup.cells.items():
-        day, provider, model, feature, _, batch, tier = key
+        day, provider, model, feature, batch, tier = key
         block = select(key, cell)
         if block is None or not any(block):
             continue
@@ -168,16 +168,14 @@ def _cheaper_models(
         return None
 
     totals: dict[Group, int] = defaultdict(int)
-    for (_, provider, model, feature, _, _, _), cell in rollup.cells.items():
+    for (_, provider, model, feature, _, _), cell in rollup.cells.items():
         totals[(provider, model, feature)] += cell[ALL]
 
-    def select(
-        key: tuple[str, str, str, str, str, bool, str], cell: list[int]
-    ) -> Sequence[int] | None:
+    def select(key: CellKey, cell: list[int]) -> Sequence[int] | None:
         return cell[SHORT : SHORT + 7] if substitute(key[1], key[2]) else None
 
     def change(key: CellKey, block: Sequence[int], _: list[int]) -> Decimal | None:
-        day, provider, model, _feature, _user, batch, tier = key
+        day, provider, model, _feature, batch, tier = key
         cheaper = substitute(provider, model)
         return (
             None
@@ -208,15 +206,13 @@ def _cheaper_models(
 def _caching(
     rollup: UsageRollup, book: PriceBook, scale: Decimal, scaling: str
 ) -> list[Recommendation]:
-    def select(
-        key: tuple[str, str, str, str, str, bool, str], cell: list[int]
-    ) -> Sequence[int] | None:
+    def select(key: CellKey, cell: list[int]) -> Sequence[int] | None:
         if cell[ALL + 2] or not cell[PREFIX_HIT_TOKENS]:
             return None
         return cell[ALL : ALL + 7]
 
     def change(key: CellKey, block: Sequence[int], cell: list[int]) -> Decimal | None:
-        day, provider, model, _feature, _user, batch, tier = key
+        day, provider, model, _feature, batch, tier = key
         requests, total_in, cached, write, write_1h, output, reasoning = block
         new_cached = min(cached + cell[PREFIX_HIT_TOKENS], total_in)
         new_write = min(write + cell[PREFIX_WRITE_TOKENS], total_in - new_cached)
@@ -232,7 +228,7 @@ def _caching(
         return book.cost(provider, model, day, cached_block, batch=batch, service_tier=tier)
 
     hits: dict[Group, int] = defaultdict(int)
-    for (_, provider, model, feature, _, _, _), cell in rollup.cells.items():
+    for (_, provider, model, feature, _, _), cell in rollup.cells.items():
         if not cell[ALL + 2]:
             hits[(provider, model, feature)] += cell[PREFIX_HIT_TOKENS]
     result = []
@@ -263,10 +259,8 @@ def _batching(
             word in lowered for word in rules.latency_insensitive_words
         )
 
-    def select(
-        key: tuple[str, str, str, str, str, bool, str], cell: list[int]
-    ) -> Sequence[int] | None:
-        return None if key[5] or not insensitive(key[3]) else cell[ALL : ALL + 7]
+    def select(key: CellKey, cell: list[int]) -> Sequence[int] | None:
+        return None if key[4] or not insensitive(key[3]) else cell[ALL : ALL + 7]
 
     def change(key: CellKey, block: Sequence[int], _: list[int]) -> Decimal | None:
         return book.cost(key[1], key[2], key[0], block, batch=True, service_tier="")
@@ -291,9 +285,7 @@ def _batching(
 def _response_cache(
     rollup: UsageRollup, book: PriceBook, scale: Decimal, scaling: str
 ) -> list[Recommendation]:
-    def select(
-        key: tuple[str, str, str, str, str, bool, str], cell: list[int]
-    ) -> Sequence[int] | None:
+    def select(key: CellKey, cell: list[int]) -> Sequence[int] | None:
         return cell[DUP : DUP + 7]
 
     def change(key: CellKey, block: Sequence[int], _: list[int]) -> Decimal | None:

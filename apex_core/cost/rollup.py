@@ -1,9 +1,12 @@
 """``UsageRollup``: the compact, mergeable aggregate the engine analyses (stage 1, accumulate).
 
-A cell per (day, provider, model, feature, end user, batch, service tier)
-holds integer counters (layout below): the usage of all requests, of the
+Two tables of integer counters. A feature cell per (day, provider, model,
+feature, batch, service tier) holds the usage of all requests, of the
 short-output requests, of the duplicate requests, latency stats and the
-prompt-cache simulation. It serializes to a deterministic JSON-safe dict and
+prompt-cache simulation (layout below). An end-user cell per (day, provider,
+model, end user, batch, service tier) holds the usage of all requests. The
+full feature x end-user product is not kept: nothing needs it, and it grows
+with the data instead of staying bounded. It serializes to a deterministic JSON-safe dict and
 to chunks well under Firestore's 1 MiB document limit.
 """
 
@@ -44,8 +47,13 @@ PREFIX_REQUESTS, PREFIX_HIT_TOKENS, PREFIX_WRITE_TOKENS = 24, 25, 26
 RECORDS: Final = 27
 WIDTH: Final = 28
 
-CellKey = tuple[str, str, str, str, str, bool, str]
-"""(day, provider, model, feature, end_user, batch, service_tier)"""
+USER_WIDTH: Final = 8
+"""End-user cells: the 7 usage counters of all requests, then the record count."""
+
+CellKey = tuple[str, str, str, str, bool, str]
+"""(day, provider, model, feature, batch, service_tier) of a feature cell, or
+(day, provider, model, end_user, batch, service_tier) of an end-user cell."""
+_DAYS: dict[int, str] = {}
 
 
 @dataclass(slots=True)
@@ -53,6 +61,9 @@ class UsageRollup:
     """Mergeable aggregate of usage records; see the module docstring for its cells."""
 
     cells: dict[CellKey, list[int]] = field(default_factory=dict)
+    """Feature cells: every counter of the layout above."""
+    user_cells: dict[CellKey, list[int]] = field(default_factory=dict)
+    """End-user cells (a separate table keeps the roll-up small: users x features is not)."""
     first_seen: datetime | None = None
     last_seen: datetime | None = None
     daily_buckets: bool = True
@@ -64,54 +75,68 @@ class UsageRollup:
     _prefixes: PrefixCache = field(default_factory=PrefixCache)
     _fingerprints: RecentIds = field(default_factory=RecentIds)
 
-    def add(self, record: UsageRecord) -> None:
+    def add(self, record: UsageRecord) -> None:  # noqa: PLR0915 - one flat hot path, kept inline
         """Add one record (the hot path of an import)."""
         ts = record.timestamp
-        user = record.end_user
-        if user not in self._users:
-            user = self._admit(self._users, user, MAX_END_USERS)
+        ordinal = ts.toordinal()
+        day = _DAYS.get(ordinal)
+        if day is None:
+            day = _DAYS[ordinal] = ts.date().isoformat()
+        provider = record.provider
+        model = record.model
+        batch = record.batch
+        tier = record.service_tier
         feature = record.feature
         if feature not in self._features:
             feature = self._admit(self._features, feature, MAX_FEATURES)
-        key = (
-            ts.date().isoformat(),
-            record.provider,
-            record.model,
-            feature,
-            user,
-            record.batch,
-            record.service_tier,
-        )
+        key = (day, provider, model, feature, batch, tier)
         cell = self.cells.get(key)
         if cell is None:
             cell = self.cells[key] = [0] * WIDTH
         requests = record.requests
-        usage = (
-            requests,
-            record.input_tokens,
-            record.cached_input_tokens,
-            record.cache_write_tokens,
-            record.cache_write_1h_tokens,
-            record.output_tokens,
-            record.reasoning_tokens,
-        )
+        total_in = record.input_tokens
+        cached = record.cached_input_tokens
+        write = record.cache_write_tokens
+        write_1h = record.cache_write_1h_tokens
+        output = record.output_tokens
+        reasoning = record.reasoning_tokens
         cell[0] += requests
-        cell[1] += usage[1]
-        cell[2] += usage[2]
-        cell[3] += usage[3]
-        cell[4] += usage[4]
-        cell[5] += usage[5]
-        cell[6] += usage[6]
+        cell[1] += total_in
+        cell[2] += cached
+        cell[3] += write
+        cell[4] += write_1h
+        cell[5] += output
+        cell[6] += reasoning
         cell[RECORDS] += 1
-        if requests and usage[5] <= SHORT_OUTPUT_TOKENS * requests:
-            for offset in range(7):
-                cell[SHORT + offset] += usage[offset]
+        if requests and output <= SHORT_OUTPUT_TOKENS * requests:
+            cell[7] += requests
+            cell[8] += total_in
+            cell[9] += cached
+            cell[10] += write
+            cell[11] += write_1h
+            cell[12] += output
+            cell[13] += reasoning
         latency = record.latency_ms
         if latency is not None:
             cell[LATENCY_COUNT] += 1
-            cell[LATENCY_SUM_MS] += round(latency)
-            if latency > cell[LATENCY_MAX_MS]:
-                cell[LATENCY_MAX_MS] = round(latency)
+            rounded = round(latency)
+            cell[LATENCY_SUM_MS] += rounded
+            cell[LATENCY_MAX_MS] = max(cell[LATENCY_MAX_MS], rounded)
+        user = record.end_user
+        if user not in self._users:
+            user = self._admit(self._users, user, MAX_END_USERS)
+        user_key = (day, provider, model, user, batch, tier)
+        user_cell = self.user_cells.get(user_key)
+        if user_cell is None:
+            user_cell = self.user_cells[user_key] = [0] * USER_WIDTH
+        user_cell[0] += requests
+        user_cell[1] += total_in
+        user_cell[2] += cached
+        user_cell[3] += write
+        user_cell[4] += write_1h
+        user_cell[5] += output
+        user_cell[6] += reasoning
+        user_cell[7] += 1
         first = self.first_seen
         if first is None or ts < first:
             self.first_seen = ts
@@ -123,26 +148,29 @@ class UsageRollup:
         fingerprint = record.prompt_fingerprint
         if fingerprint is not None:
             seen = self._fingerprints.touch(
-                (record.provider, record.model, fingerprint),
-                ts.timestamp(),
-                DUPLICATE_WINDOW_SECONDS,
+                (provider, model, fingerprint), ts.timestamp(), DUPLICATE_WINDOW_SECONDS
             )
             if seen:
-                for offset in range(7):
-                    cell[DUP + offset] += usage[offset]
+                cell[14] += requests
+                cell[15] += total_in
+                cell[16] += cached
+                cell[17] += write
+                cell[18] += write_1h
+                cell[19] += output
+                cell[20] += reasoning
                 return  # served by a response cache: no prompt-cache effect
         if record.prefix_blocks:
-            hit, write = self._prefixes.observe(
-                record.provider,
-                record.model,
+            hit, write_tokens = self._prefixes.observe(
+                provider,
+                model,
                 record.prefix_blocks,
                 block_tokens=record.block_tokens,
-                input_tokens=record.input_tokens,
+                input_tokens=total_in,
                 now=ts.timestamp(),
             )
             cell[PREFIX_REQUESTS] += requests
             cell[PREFIX_HIT_TOKENS] += hit
-            cell[PREFIX_WRITE_TOKENS] += write
+            cell[PREFIX_WRITE_TOKENS] += write_tokens
 
     @staticmethod
     def _admit(known: set[str], value: str, limit: int) -> str:
@@ -153,30 +181,16 @@ class UsageRollup:
 
     def merge(self, other: UsageRollup) -> UsageRollup:
         """Add ``other`` into this roll-up (in place) and return it."""
-        for other_key, counters in other.cells.items():
-            _, _, _, feature, user, _, _ = other_key
-            if user not in self._users:
-                user = self._admit(self._users, user, MAX_END_USERS)
+        for key, counters in other.cells.items():
+            feature = key[3]
             if feature not in self._features:
                 feature = self._admit(self._features, feature, MAX_FEATURES)
-            key = (
-                other_key[0],
-                other_key[1],
-                other_key[2],
-                feature,
-                user,
-                other_key[5],
-                other_key[6],
-            )
-            cell = self.cells.get(key)
-            if cell is None:
-                self.cells[key] = list(counters)
-                continue
-            for index in range(WIDTH):
-                if index == LATENCY_MAX_MS:
-                    cell[index] = max(cell[index], counters[index])
-                else:
-                    cell[index] += counters[index]
+            _add_counters(self.cells, (*key[:3], feature, *key[4:]), counters)
+        for key, counters in other.user_cells.items():
+            user = key[3]
+            if user not in self._users:
+                user = self._admit(self._users, user, MAX_END_USERS)
+            _add_counters(self.user_cells, (*key[:3], user, *key[4:]), counters)
         if other.first_seen is not None and (
             self.first_seen is None or other.first_seen < self.first_seen
         ):
@@ -204,39 +218,42 @@ class UsageRollup:
             "notes": list(self.notes),
         }
 
-    def _cell_rows(self) -> list[list[Any]]:
-        return [[*key, *counters] for key, counters in sorted(self.cells.items())]
-
     def to_json(self) -> dict[str, Any]:
         """A deterministic JSON-safe dict (cells sorted by key)."""
-        return {**self._header(), "cells": self._cell_rows()}
+        return {
+            **self._header(),
+            "cells": _rows(self.cells),
+            "user_cells": _rows(self.user_cells),
+        }
 
     @classmethod
     def from_json(cls, data: Any) -> UsageRollup:
         """The inverse of :meth:`to_json`; raises :class:`BadRollup` on anything else."""
         rollup = cls()
         _read_header(rollup, data)
-        _read_cells(rollup, data.get("cells"))
+        _read_cells(rollup, data)
         return rollup
 
     def to_chunks(self, max_bytes: int = CHUNK_BYTES) -> list[dict[str, Any]]:
         """Split into dicts each at most ``max_bytes`` as compact JSON (one Firestore doc each)."""
         header = self._header()
-        budget = max_bytes - len(_compact({**header, "chunk": 0, "chunks": 0, "cells": []})) - 64
+        empty = {**header, "chunk": 0, "chunks": 0, "cells": [], "user_cells": []}
+        budget = max_bytes - len(_compact(empty)) - 64
         if budget < 1024:
             raise BadRollup(f"max_bytes={max_bytes} leaves no room for cells; use at least 64 KiB")
-        parts: list[list[list[Any]]] = [[]]
+        parts: list[dict[str, list[list[Any]]]] = [{"cells": [], "user_cells": []}]
         used = 0
-        for row in self._cell_rows():
-            size = len(_compact(row)) + 2  # ", " between list items
-            if used + size > budget and parts[-1]:
-                parts.append([])
-                used = 0
-            parts[-1].append(row)
-            used += size
+        for table, rows in (("cells", _rows(self.cells)), ("user_cells", _rows(self.user_cells))):
+            for row in rows:
+                size = len(_compact(row)) + 2  # ", " between list items
+                if used + size > budget and (parts[-1]["cells"] or parts[-1]["user_cells"]):
+                    parts.append({"cells": [], "user_cells": []})
+                    used = 0
+                parts[-1][table].append(row)
+                used += size
         return [
-            {**header, "chunk": index, "chunks": len(parts), "cells": cells}
-            for index, cells in enumerate(parts)
+            {**header, "chunk": index, "chunks": len(parts), **tables}
+            for index, tables in enumerate(parts)
         ]
 
     @classmethod
@@ -257,7 +274,7 @@ class UsageRollup:
         rollup = cls()
         _read_header(rollup, items[0])
         for item in items:
-            _read_cells(rollup, item.get("cells"))
+            _read_cells(rollup, item)
         return rollup
 
 
@@ -320,19 +337,39 @@ def _read_header(rollup: UsageRollup, data: Any) -> None:
         raise BadRollup(f"malformed roll-up header: {exc}") from exc
 
 
-def _read_cells(rollup: UsageRollup, rows: Any) -> None:
-    if not isinstance(rows, list):
-        raise BadRollup("malformed roll-up: 'cells' must be a list of cell rows")
-    for row in rows:
-        if not isinstance(row, list) or len(row) != 7 + WIDTH:
-            raise BadRollup(f"malformed roll-up cell: expected {7 + WIDTH} values per cell")
-        day, provider, model, feature, user, batch, tier = row[:7]
-        counters = row[7:]
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in counters):
-            raise BadRollup(f"malformed roll-up cell {row[:7]}: counters must be integers")
-        if not all(isinstance(v, str) for v in (day, provider, model, feature, user, tier)) or (
-            not isinstance(batch, bool)
-        ):
-            raise BadRollup(f"malformed roll-up cell key {row[:7]}")
-        single = UsageRollup(cells={(day, provider, model, feature, user, batch, tier): counters})
-        rollup.merge(single)
+def _rows(table: dict[CellKey, list[int]]) -> list[list[Any]]:
+    return [[*key, *counters] for key, counters in sorted(table.items())]
+
+
+def _add_counters(table: dict[CellKey, list[int]], key: CellKey, counters: list[int]) -> None:
+    cell = table.get(key)
+    if cell is None:
+        table[key] = list(counters)
+        return
+    for index, value in enumerate(counters):
+        if index == LATENCY_MAX_MS and len(counters) == WIDTH:
+            cell[index] = max(cell[index], value)
+        else:
+            cell[index] += value
+
+
+def _read_cells(rollup: UsageRollup, data: dict[str, Any]) -> None:
+    single = UsageRollup()
+    for table, width in (("cells", WIDTH), ("user_cells", USER_WIDTH)):
+        rows = data.get(table)
+        if not isinstance(rows, list):
+            raise BadRollup(f"malformed roll-up: '{table}' must be a list of cell rows")
+        target = single.cells if table == "cells" else single.user_cells
+        for row in rows:
+            if not isinstance(row, list) or len(row) != 6 + width:
+                raise BadRollup(f"malformed roll-up {table} row: expected {6 + width} values")
+            day, provider, model, label, batch, tier = row[:6]
+            counters = row[6:]
+            if not all(isinstance(v, int) and not isinstance(v, bool) for v in counters):
+                raise BadRollup(f"malformed roll-up cell {row[:6]}: counters must be integers")
+            if not all(isinstance(v, str) for v in (day, provider, model, label, tier)) or (
+                not isinstance(batch, bool)
+            ):
+                raise BadRollup(f"malformed roll-up cell key {row[:6]}")
+            _add_counters(target, (day, provider, model, label, batch, tier), counters)
+    rollup.merge(single)

@@ -71,7 +71,7 @@ def test_end_users_are_bounded_and_totals_conserved() -> None:
         for i in range(MAX_END_USERS + 500)
     ]
     rollup = accumulate(records)
-    users = {key[4] for key in rollup.cells}
+    users = {key[3] for key in rollup.user_cells}
     assert len(users) == MAX_END_USERS + 1
     assert OTHER in users
     assert sum(cell[1] for cell in rollup.cells.values()) == 10 * len(records)
