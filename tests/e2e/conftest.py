@@ -177,6 +177,7 @@ class EdgeCloud:
     subscriber: Any = field(init=False)
     db: firestore.Client = field(init=False)
     requests_subscription: str = field(init=False)
+    _pulled: dict[str, list[PulledRequest]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.publisher = PublisherClient(
@@ -218,32 +219,45 @@ class EdgeCloud:
         )
         future.result(timeout=30)
 
-    def pull_request(self, run_id: str, *, timeout: float = 20.0) -> PulledRequest:
-        """The ``apex-requests`` message of ``run_id`` (acked); fails after ``timeout``."""
+    def pull_requests(
+        self, run_id: str, count: int, *, timeout: float = 20.0
+    ) -> list[PulledRequest]:
+        """The first ``count`` ``apex-requests`` messages of ``run_id``, in arrival order.
+
+        Every pulled message is acked and kept by run id, so a message pulled
+        while looking for another run is there when asked for.
+        """
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while len(self._pulled.get(run_id, [])) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"{len(self._pulled.get(run_id, []))} apex-requests messages for run {run_id} "
+                    f"within {timeout} s; expected {count}"
+                )
             response = self.subscriber.pull(
                 request={"subscription": self.requests_subscription, "max_messages": 50},
                 timeout=10,
             )
-            found: PulledRequest | None = None
             ack_ids = []
             for received in response.received_messages:
                 ack_ids.append(received.ack_id)
                 message = received.message
-                if message.attributes.get("run_id") == run_id and found is None:
-                    found = PulledRequest(
+                self._pulled.setdefault(message.attributes.get("run_id", ""), []).append(
+                    PulledRequest(
                         data=_json_object(message.data),
                         attributes=dict(message.attributes),
                         ordering_key=message.ordering_key,
                     )
+                )
             if ack_ids:
                 self.subscriber.acknowledge(
                     request={"subscription": self.requests_subscription, "ack_ids": ack_ids}
                 )
-            if found is not None:
-                return found
-        raise AssertionError(f"no apex-requests message for run {run_id} within {timeout} s")
+        return self._pulled[run_id][:count]
+
+    def pull_request(self, run_id: str, *, timeout: float = 20.0) -> PulledRequest:
+        """The first ``apex-requests`` message of ``run_id``."""
+        return self.pull_requests(run_id, 1, timeout=timeout)[0]
 
     def subscription_exists(self, path: str) -> bool:
         try:
