@@ -26,7 +26,7 @@ def test_edge_is_built_for_websockets(synth: Synth) -> None:
     assert edge["invoker_iam_disabled"] is True
     assert template["timeout"] == "3600s"
     assert template["session_affinity"] is True
-    assert template["max_instance_request_concurrency"] >= 100
+    assert template["max_instance_request_concurrency"] == 1000  # one socket per request
     assert template["scaling"]["min_instance_count"] >= 1
     (container,) = template["containers"]
     assert container["ports"] == {"name": "http1", "container_port": 8080}
