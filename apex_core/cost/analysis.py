@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
-from apex_core.cost.pricing import PriceBook
+from apex_core.cost.pricing import PriceBook, RateCard
 from apex_core.cost.recommendations import Recommendation, recommend
 from apex_core.cost.rollup import ALL, UsageRollup
 
@@ -119,12 +119,7 @@ def analyze(
         model_entry[0] += cost
         for position, index in enumerate((0, 1, 2, 5), start=1):
             model_entry[position] += block[index]
-    for (day, provider, model, user, batch, tier), user_cell in rollup.user_cells.items():
-        block = user_cell[:7]
-        cost = book.cost(provider, model, day, block, batch=batch, service_tier=tier)
-        if cost is not None:
-            by_user[user][0] += cost
-            by_user[user][1] += block[0]
+    _price_end_users(rollup, book, by_user)
     days = period_days(rollup)
     scale = DAYS_PER_MONTH / days if days else Decimal(0)
     recommendations = recommend(
@@ -188,6 +183,24 @@ def analyze(
         rows=rollup.rows.to_json(),
         notes=notes,
     )
+
+
+def _price_end_users(rollup: UsageRollup, book: PriceBook, by_user: dict[str, list[Any]]) -> None:
+    """Sum end-user usage per linear rate card first, then price each sum once."""
+    sums: dict[tuple[str, RateCard], list[int]] = {}
+    for (day, provider, model, user, batch, tier), cell in rollup.user_cells.items():
+        card = book.rate_card(provider, model, day, batch=batch, service_tier=tier)
+        if card is None:
+            continue
+        by_user[user][1] += cell[0]
+        if isinstance(card, RateCard):
+            total = sums.setdefault((user, card), [0] * 7)
+            for index in range(7):
+                total[index] += cell[index]
+        else:
+            by_user[user][0] += card.cost(cell[:7])
+    for (user, card), usage in sums.items():
+        by_user[user][0] += card.cost(usage)
 
 
 def _ranked(groups: dict[str, list[Any]], label: str) -> list[dict[str, Any]]:

@@ -88,7 +88,7 @@ class PriceBook:
         self.batch_discounts = (
             load_batch_discounts() if batch_discounts is None else batch_discounts
         )
-        self._cards: dict[tuple[str, str, str, bool, str], RateCard | _Tiered | None] = {}
+        self._cards: dict[tuple[str, str, str, bool, str], RateCard | TieredPrice | None] = {}
         self.fallback_batch_providers: set[str] = set()
 
     def cost(
@@ -102,19 +102,27 @@ class PriceBook:
         service_tier: str = "",
     ) -> Decimal | None:
         """USD cost of ``usage`` (a 7-counter block), or ``None`` when the model is unpriced."""
+        card = self.rate_card(provider, model, day, batch=batch, service_tier=service_tier)
+        return None if card is None else card.cost(usage)
+
+    def rate_card(
+        self, provider: str, model: str, day: str, *, batch: bool = False, service_tier: str = ""
+    ) -> RateCard | TieredPrice | None:
+        """The (cached) prices of a model on a day under a policy; ``None`` when unpriced.
+
+        A :class:`RateCard` is linear, so usage priced with one card may be
+        summed first and priced once.
+        """
         tier = service_tier if service_tier in PRICED_TIERS else ""
         key = (provider, model, day, batch, tier)
         if key in self._cards:
-            card = self._cards[key]
-        else:
-            card = self._cards[key] = self._card(provider, model, day, batch, tier)
-        if card is None:
-            return None
-        return card.cost(usage)
+            return self._cards[key]
+        card = self._cards[key] = self._card(provider, model, day, batch, tier)
+        return card
 
     def _card(
         self, provider: str, model: str, day: str, batch: bool, tier: str
-    ) -> RateCard | _Tiered | None:
+    ) -> RateCard | TieredPrice | None:
         moment = datetime.combine(date.fromisoformat(day), datetime.min.time(), UTC)
         context = {"service_tier": tier} if tier else {}
         try:
@@ -128,6 +136,8 @@ class PriceBook:
             raise PricingError(
                 f"genai-prices could not price {provider}:{model} on {day}: {exc}"
             ) from exc
+        if standard.model_price.input_mtok is None:
+            return None  # not priced per token (e.g. per image): unpriced, never $0
         scale = Decimal(1)
         batch_source = ""
         calculation = standard
@@ -161,31 +171,47 @@ def _has_active_batch_variant(model: ModelInfo, moment: datetime) -> bool:
 
 
 @dataclass(slots=True, frozen=True)
-class _Tiered:
-    """A model with tiered (prompt-size dependent) prices: priced per average request."""
+class TieredPrice:
+    """Prompt-size dependent prices: the tier is chosen by the *average* request's input.
 
-    provider: str
-    model: str
-    moment: datetime
-    context: dict[str, str]
+    genai-prices applies a tier to a whole request when its input crosses the
+    tier's start; a roll-up only knows sums, so the average request decides.
+    """
+
+    rates: tuple[tuple[str, Decimal | TieredPrices | None], ...]
     scale: Decimal
+    batch_source: str
+
+    def card_for(self, input_per_request: Decimal) -> RateCard:
+        """The linear card of the tier that requests of this size pay."""
+        resolved: dict[str, Decimal | None] = {}
+        for name, rate in self.rates:
+            if isinstance(rate, TieredPrices):
+                chosen = rate.base
+                for tier in reversed(rate.tiers):
+                    if input_per_request > tier.start:
+                        chosen = tier.price
+                        break
+                resolved[name] = chosen
+            else:
+                resolved[name] = rate
+        return _linear_card(resolved, self.scale, self.batch_source)
 
     def cost(self, usage: Sequence[int]) -> Decimal:
-        requests, total_in, cached, write, write_1h, output, _ = usage[:7]
-        count = requests or 1
-        per_request = Usage(
-            input_tokens=Decimal(total_in) / count,
-            cache_read_tokens=Decimal(cached) / count,
-            cache_write_tokens=Decimal(write) / count,
-            cache_write_1h_tokens=Decimal(write_1h) / count,
-            cache_write_5m_tokens=Decimal(write - write_1h) / count,
-            output_tokens=Decimal(output) / count,
-        )
-        price = calc_price(
-            per_request, self.model, provider_id=self.provider,
-            genai_request_timestamp=self.moment, price_context=self.context or None,
-        )  # fmt: skip
-        return price.total_price * count * self.scale
+        """Cost of a usage block, at the tier of its average request."""
+        requests, total_in = usage[0], usage[1]
+        return self.card_for(Decimal(total_in) / (requests or 1)).cost(usage)
+
+
+def _linear_card(rates: dict[str, Decimal | None], scale: Decimal, batch_source: str) -> RateCard:
+    base = rates["input"] if rates["input"] is not None else Decimal(0)
+    read = rates["cache_read"] if rates["cache_read"] is not None else base
+    write = rates["cache_write"] if rates["cache_write"] is not None else base
+    write_1h = rates["cache_write_1h"] if rates["cache_write_1h"] is not None else write
+    output = rates["output"] if rates["output"] is not None else Decimal(0)
+    return RateCard(
+        base * scale, read * scale, write * scale, write_1h * scale, output * scale, batch_source
+    )
 
 
 def _rate_card(
@@ -198,25 +224,15 @@ def _rate_card(
     model: str,
     context: dict[str, str],
     batch: bool,
-) -> RateCard | _Tiered:
+) -> RateCard | TieredPrice:
     prices = calculation.model_price
     rates = {
         name: getattr(prices, f"{name}_mtok")
         for name in ("input", "cache_read", "cache_write", "cache_write_1h", "output")
     }
-    if any(isinstance(rate, TieredPrices) for rate in rates.values()) or rates["input"] is None:
-        full_context = (
-            {**context, "processing": "batch"} if batch_source == "genai-prices" else context
-        )
-        return _Tiered(provider, model, moment, full_context, scale)
-    base: Decimal = rates["input"]
-    read = rates["cache_read"] if rates["cache_read"] is not None else base
-    write = rates["cache_write"] if rates["cache_write"] is not None else base
-    write_1h = rates["cache_write_1h"] if rates["cache_write_1h"] is not None else write
-    output = rates["output"] if rates["output"] is not None else Decimal(0)
-    card = RateCard(
-        base * scale, read * scale, write * scale, write_1h * scale, output * scale, batch_source
-    )
+    if any(isinstance(rate, TieredPrices) for rate in rates.values()):
+        return TieredPrice(tuple(rates.items()), scale, batch_source)
+    card = _linear_card(rates, scale, batch_source)
     _check_against_genai_prices(
         card, scale=scale, provider=provider, model=model, moment=moment, context=context,
         batch=batch,

@@ -118,3 +118,15 @@ def test_batch_uses_genai_prices_variant_when_it_is_active() -> None:
 def test_batch_of_a_provider_without_any_batch_price_is_unpriced() -> None:
     book = PriceBook(batch_discounts={})
     assert book.cost("openai", "gpt-4o", "2025-03-01", (1, M, 0, 0, 0, M, 0), batch=True) is None
+
+
+def test_tiered_model_pays_the_tier_of_its_average_request() -> None:
+    # gemini-2.5-pro, published: $1.25/M in and $10/M out up to 200k prompt tokens,
+    # $2.50/M in and $15/M out above.
+    book = PriceBook()
+    small = (4, 4 * 100_000, 0, 0, 0, 4 * 1000, 0)  # 100k-token prompts
+    large = (2, 2 * 300_000, 0, 0, 0, 2 * 1000, 0)  # 300k-token prompts
+    cost_small = book.cost("google", "gemini-2.5-pro", "2025-08-01", small)
+    cost_large = book.cost("google", "gemini-2.5-pro", "2025-08-01", large)
+    assert cost_small == pytest.approx(Decimal((400_000 * 1.25 + 4000 * 10) / M))
+    assert cost_large == pytest.approx(Decimal((600_000 * 2.50 + 2000 * 15) / M))
