@@ -20,15 +20,14 @@ tool                   agent         what it does
 ``render_report``      reporting     the markdown report
 =====================  ============  ==================================================
 
-Cost engine: :mod:`functions.cost_standin` (TEMPORARY) provides the roll-up,
-``analyze``, ``render_markdown`` and the demo dataset until ``apex_core.cost``
-exports them.
+Cost engine: :mod:`apex_core.cost` (``UsageRollup``, ``analyze``,
+``render_markdown``, ``demo_records``); ``result`` of a run is
+``Analysis.to_json()``, the ``apex analyze --json`` object.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,15 +35,22 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Final, Protocol
 
+from apex_core.cost import (
+    Analysis,
+    Recommendation,
+    UsageRollup,
+    accumulate,
+    analyze,
+    demo_records,
+    render_markdown,
+)
 from apex_core.errors import ApexError
 from apex_core.protocol import RunRequest
-from functions import cost_standin
-from functions.cost_standin import Analysis, Recommendation, UsageRollup
-from functions.triage import Classification, classify
+from functions.triage import FOCUS_KINDS, Classification, classify
 from functions.usage_store import UploadInfo, UsageOverview
 
 DEMO_USER_PREFIX: Final = "demo-user-"
-DEMO_DAYS: Final = cost_standin.MONTH_DAYS
+DEMO_DAYS: Final = 30
 
 
 class UsageSource(Protocol):
@@ -106,9 +112,9 @@ def _usd(value: Decimal | float) -> str:
     return f"${float(value):,.2f}"
 
 
-def demo_seed(user_id: str) -> int:
-    """A stable seed per user: the same demo user always gets the same demo data."""
-    return int.from_bytes(hashlib.sha256(user_id.encode()).digest()[:4], "big")
+def demo_seed(user_id: str) -> str:
+    """The demo dataset's seed: the user id, so a demo user always gets the same data."""
+    return user_id
 
 
 def _require_analysis(ctx: ToolContext) -> Analysis:
@@ -144,44 +150,50 @@ def load_demo_dataset(ctx: ToolContext, args: Mapping[str, Any]) -> ToolResult:
         raise ToolFailed(
             "the demo dataset is only for demo users; upload your own usage export instead"
         )
-    seed = int(args["seed"])
+    seed = str(args["seed"])
     days = int(args.get("days", DEMO_DAYS))
     # The request's submission time fixes the dataset's dates, so a redelivery regenerates
     # the very same data.
     now = datetime.fromisoformat(ctx.request.submitted_at.replace("Z", "+00:00"))
     info, created = ctx.usage.ensure_demo(
-        lambda: cost_standin.demo_rollup(seed, now=now, days=days)
+        lambda: accumulate(demo_records(seed, now=now, days=days))
     )
     ctx.state.demo_created = created
     ctx.state.overview = ctx.usage.overview()
     verb = "generated and stored" if created else "found stored"
     return ToolResult(
         f"{verb} a demo dataset: {info.requests:,} requests from {info.first_day} to "
-        f"{info.last_day}, {info.entry_count} model-days"
+        f"{info.last_day}, {info.cells} roll-up cells"
     )
+
+
+def period_days(analysis: Analysis) -> float:
+    """The analysed period in days, to a tenth."""
+    return round(float(analysis.period.get("days") or 0), 1)
 
 
 def cost_breakdown(ctx: ToolContext, args: Mapping[str, Any]) -> ToolResult:
     rollup = ctx.usage.load_rollup(ctx.state.overview)
-    analysis = cost_standin.analyze(rollup)
+    analysis = analyze(rollup)
     ctx.state.analysis = analysis
+    unpriced = f", {len(analysis.unpriced)} models unpriced" if analysis.unpriced else ""
     if not analysis.by_model:
-        unpriced = f"; {len(analysis.unpriced)} models unpriced" if analysis.unpriced else ""
         return ToolResult(f"no priced usage{unpriced}")
     top = analysis.by_model[0]
-    share = top.cost_usd / analysis.total_cost_usd if analysis.total_cost_usd else Decimal(0)
-    unpriced = f", {len(analysis.unpriced)} unpriced" if analysis.unpriced else ""
+    total = float(analysis.total_cost_usd)
+    share = top["cost_usd"] / total if total else 0.0
     return ToolResult(
-        f"{_usd(analysis.total_cost_usd)} over {analysis.days} days on "
-        f"{len(analysis.by_model)} models{unpriced}; top: {top.model} {_usd(top.cost_usd)} "
-        f"({share:.1%})"
+        f"{_usd(analysis.total_cost_usd)} over {period_days(analysis):g} days on "
+        f"{len(analysis.by_model)} models{unpriced}; top: {top['model']} "
+        f"{_usd(top['cost_usd'])} ({share:.1%})"
     )
 
 
 def find_savings(ctx: ToolContext, args: Mapping[str, Any]) -> ToolResult:
     analysis = _require_analysis(ctx)
     focus = args.get("focus")
-    recs = [r for r in analysis.recommendations if focus is None or r.kind == focus]
+    kinds = FOCUS_KINDS.get(focus) if isinstance(focus, str) else None
+    recs = [r for r in analysis.recommendations if kinds is None or r.kind in kinds]
     recs.sort(key=lambda r: (-r.estimated_monthly_savings_usd, r.kind, r.title))
     ctx.state.savings = recs
     if not recs:
@@ -196,7 +208,7 @@ def find_savings(ctx: ToolContext, args: Mapping[str, Any]) -> ToolResult:
 def render_report(ctx: ToolContext, args: Mapping[str, Any]) -> ToolResult:
     analysis = _require_analysis(ctx)
     focused = dataclasses.replace(analysis, recommendations=list(ctx.state.savings))
-    report = cost_standin.render_markdown(focused)
+    report = render_markdown(focused)
     ctx.state.report = report
     return ToolResult(
         f"{len(report.splitlines())} lines of markdown, {len(focused.recommendations)} "

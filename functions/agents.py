@@ -33,7 +33,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from apex_core.errors import ApexError, RunCancelled, RunTimedOut, Unavailable
-from functions.agent_tools import DEMO_DAYS, ToolContext, demo_seed, run_tool
+from functions.agent_tools import DEMO_DAYS, ToolContext, demo_seed, period_days, run_tool
 from functions.emitter import RunEmitter, TerminalOutcome
 from functions.errors import RunAlreadyFinished
 from functions.narrator import Narrator
@@ -46,6 +46,7 @@ CAPABILITIES: Final = (
     "full cost analysis: spend by model and day, ranked savings",
     "prompt caching: how much a shared prompt prefix would save",
     "model choice: which cheaper model fits part of your traffic",
+    "batch processing: what moving latency-insensitive work to batch APIs saves",
 )
 _INTENT_LABELS: Final = {
     "full_analysis": "a full cost analysis",
@@ -56,6 +57,7 @@ _FOCUS_LABELS: Final = {
     None: "every saving",
     "caching": "prompt caching",
     "model_choice": "cheaper model choices",
+    "batch": "batch processing",
 }
 
 
@@ -214,16 +216,15 @@ class Supervisor:
         assert analysis is not None
         if analysis.by_model:
             top = analysis.by_model[0]
+            total = float(analysis.total_cost_usd)
             self._complete(
                 "data",
                 "data.summary",
-                total_usd=analysis.total_cost_usd,
-                days=analysis.days,
+                total_usd=total,
+                days=period_days(analysis),
                 models=len(analysis.by_model),
-                top_model=top.model,
-                top_share=top.cost_usd / analysis.total_cost_usd
-                if analysis.total_cost_usd
-                else Decimal(0),
+                top_model=top["model"],
+                top_share=top["cost_usd"] / total if total else 0.0,
             )
         else:
             self._complete("data", "supervisor.summary_no_usage")
@@ -297,7 +298,7 @@ class Supervisor:
                 "supervisor.summary",
                 {
                     "total_usd": analysis.total_cost_usd,
-                    "days": analysis.days,
+                    "days": period_days(analysis),
                     "models": len(analysis.by_model),
                     "recommendations": len(state.savings),
                     "savings_usd": sum(

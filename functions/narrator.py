@@ -51,7 +51,7 @@ TEMPLATES: Final[Mapping[Step, str]] = {
     ),
     "supervisor.route": "Triage says: {intent_label}. Next: {agents}.",
     "supervisor.summary": (
-        "Analysed ${total_usd:,.2f} of AI spend over {days} days on {models} models; "
+        "Analysed ${total_usd:,.2f} of AI spend over {days:g} days on {models} models; "
         "{recommendations} changes save up to ${savings_usd:,.2f} a month."
     ),
     "supervisor.summary_no_usage": (
@@ -86,7 +86,7 @@ TEMPLATES: Final[Mapping[Step, str]] = {
         "You have no usage stored yet; loading what there is so the report says so."
     ),
     "data.summary": (
-        "${total_usd:,.2f} over {days} days on {models} priced models; the most expensive is "
+        "${total_usd:,.2f} over {days:g} days on {models} priced models; the most expensive is "
         "{top_model} at {top_share:.1%} of spend."
     ),
     "optimization.thinking": (

@@ -4,8 +4,9 @@ Three intents:
 
 * ``full_analysis`` — anything about costs, spend, bills, savings or usage;
 * ``question`` — a specific question about one lever, with a ``focus``:
-  ``caching`` (prompt caching, repeated prefixes) or ``model_choice`` (which
-  model, cheaper model, switching);
+  ``caching`` (prompt caching, repeated prefixes, duplicate responses),
+  ``model_choice`` (which model, cheaper model, switching) or ``batch``
+  (batch/asynchronous processing);
 * ``off_topic`` — greetings and everything else; the supervisor answers with
   what it can do.
 
@@ -20,7 +21,14 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 Intent = Literal["full_analysis", "question", "off_topic"]
-Focus = Literal["caching", "model_choice"]
+Focus = Literal["caching", "model_choice", "batch"]
+
+FOCUS_KINDS: Final[dict[str, frozenset[str]]] = {
+    "caching": frozenset({"prompt_caching", "response_cache"}),
+    "model_choice": frozenset({"cheaper_model"}),
+    "batch": frozenset({"batch"}),
+}
+"""The cost engine's recommendation kinds that answer each focus."""
 
 _WORD: Final = re.compile(r"[a-z0-9][a-z0-9.\-]*")
 
@@ -29,6 +37,7 @@ _FOCUS_KEYWORDS: Final[dict[Focus, frozenset[str]]] = {
     "model_choice": frozenset(
         {"model", "models", "cheaper", "switch", "switching", "downgrade", "route", "routing"}
     ),
+    "batch": frozenset({"batch", "batching", "batches", "asynchronous", "async", "offline"}),
 }
 _FULL_ANALYSIS_KEYWORDS: Final = frozenset(
     {"analyze", "analyse", "analysis", "audit", "report", "breakdown", "overview"}

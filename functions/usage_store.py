@@ -4,11 +4,12 @@ Layout (every document carries ``user_id``; every read checks it)::
 
     users/{user_id}/uploads/{upload_id}
         user_id, upload_id, kind ("upload" | "demo"), source, status ("complete"),
-        format ("rollup.v1"), chunk_count, entry_count, requests,
-        rows_imported, rows_rejected, first_day, last_day, created_at
+        format, chunk_count, cells, requests, rows_imported, rows_rejected,
+        first_day, last_day, created_at
     users/{user_id}/uploads/{upload_id}/chunks/{n}      n = 0 … chunk_count-1, as "%04d"
-        user_id, upload_id, n, rollup   (one piece of the upload's roll-up as JSON;
-                                         the pieces' merge is the upload's roll-up)
+        user_id, upload_id, n, data   (``data``: one ``UsageRollup.to_chunks()`` dict as
+                                       compact JSON text — Firestore cannot store the
+                                       roll-up's nested arrays — at most 512 KiB)
 
 Writers store the chunks first and the upload document last, so a reader that
 lists ``status == "complete"`` uploads never sees a half-written one. Reading a
@@ -16,12 +17,13 @@ user's usage merges the chunks of all complete uploads. A demo dataset is
 stored the same way as the pseudo-upload ``demo``. Usage ingest
 (``functions/ingest.py``) is meant to write uploads with :meth:`UsageStore.save_upload`.
 
-The roll-up type is the temporary one of :mod:`functions.cost_standin` until the
-cost engine's mergeable ``UsageRollup`` (with a JSON round trip) is available.
+The roll-up is the cost engine's :class:`apex_core.cost.UsageRollup`: an upload's
+chunks are reassembled with ``UsageRollup.from_chunks`` and uploads are merged.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -32,16 +34,15 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from apex_core import names
+from apex_core.cost import BadRollup, UsageRollup
+from apex_core.cost.rollup import ALL
 from apex_core.errors import ApexError
-from functions.cost_standin import UsageRollup
 from functions.run_store import translate_errors
 
 UPLOADS: Final = "uploads"
 CHUNKS: Final = "chunks"
 DEMO_UPLOAD_ID: Final = "demo"
-ROLLUP_FORMAT: Final = "rollup.v1"
-MAX_ENTRIES_PER_CHUNK: Final = 400
-"""About 150 bytes per entry: a chunk stays far below Firestore's 1 MiB document limit."""
+ROLLUP_FORMAT: Final = "apex.usage_rollup.v1/chunks-json"
 
 
 class StoredUsageInvalid(ApexError):
@@ -56,7 +57,7 @@ class UploadInfo:
     kind: str
     source: str
     chunk_count: int
-    entry_count: int
+    cells: int
     requests: int
     rows_imported: int
     rows_rejected: int
@@ -70,7 +71,7 @@ class UploadInfo:
             kind=str(doc.get("kind", "upload")),
             source=str(doc.get("source", "")),
             chunk_count=int(doc.get("chunk_count", 0)),
-            entry_count=int(doc.get("entry_count", 0)),
+            cells=int(doc.get("cells", 0)),
             requests=int(doc.get("requests", 0)),
             rows_imported=int(doc.get("rows_imported", 0)),
             rows_rejected=int(doc.get("rows_rejected", 0)),
@@ -87,7 +88,7 @@ class UsageOverview:
 
     @property
     def empty(self) -> bool:
-        return not any(u.entry_count for u in self.uploads)
+        return not any(u.cells for u in self.uploads)
 
     @property
     def requests(self) -> int:
@@ -136,33 +137,44 @@ class UsageStore:
         return UsageOverview(tuple(sorted(infos, key=lambda u: u.upload_id)))
 
     def load_rollup(self, overview: UsageOverview | None = None) -> UsageRollup:
-        """The merge of every complete upload's chunks (an empty roll-up if there are none)."""
+        """The merge of every complete upload's roll-up (an empty roll-up if there are none)."""
         overview = overview or self.overview()
+        merged = UsageRollup()
         refs = [
             self.uploads_ref.document(u.upload_id).collection(CHUNKS).document(f"{n:04d}")
             for u in overview.uploads
             for n in range(u.chunk_count)
         ]
-        merged = UsageRollup()
         if not refs:
             return merged
         with translate_errors(f"reading usage chunks of user {self.user_id}"):
             snaps = list(self.db.get_all(refs))
         found = {s.reference.path: s for s in snaps if s.exists}
-        for ref in refs:
-            snap = found.get(ref.path)
-            doc = snap.to_dict() if snap is not None else None
-            if doc is None or doc.get("user_id") != self.user_id:
-                raise StoredUsageInvalid(
-                    f"usage chunk {ref.path} is missing or not this user's; expected "
-                    f"{len(refs)} chunks from the upload documents — re-upload the usage file"
-                )
+        for upload in overview.uploads:
+            chunks = []
+            for n in range(upload.chunk_count):
+                ref = self.uploads_ref.document(upload.upload_id).collection(CHUNKS)
+                path = ref.document(f"{n:04d}").path
+                snap = found.get(path)
+                doc = snap.to_dict() if snap is not None else None
+                if doc is None or doc.get("user_id") != self.user_id:
+                    raise StoredUsageInvalid(
+                        f"usage chunk {path} is missing or not this user's; the upload document "
+                        f"lists {upload.chunk_count} chunks — upload the usage file again"
+                    )
+                try:
+                    chunks.append(json.loads(doc["data"]))
+                except (KeyError, TypeError, ValueError) as exc:
+                    raise StoredUsageInvalid(
+                        f"usage chunk {path} holds no roll-up JSON ({exc!r}); upload the usage "
+                        "file again"
+                    ) from exc
             try:
-                merged = merged.merge(UsageRollup.from_json(doc["rollup"]))
-            except (KeyError, TypeError, ValueError) as exc:
+                merged.merge(UsageRollup.from_chunks(chunks))
+            except BadRollup as exc:
                 raise StoredUsageInvalid(
-                    f"usage chunk {ref.path} is not a {ROLLUP_FORMAT} roll-up ({exc}); "
-                    "re-upload the usage file"
+                    f"upload {upload.upload_id} of user {self.user_id} is not a readable "
+                    f"roll-up: {exc}; upload the usage file again"
                 ) from exc
         return merged
 
@@ -174,9 +186,8 @@ class UsageStore:
         With ``exclusive`` the upload document is created with ``create()`` and an
         existing one wins (:class:`FileExistsError` is raised; nothing is overwritten).
         """
-        pieces = rollup.split(MAX_ENTRIES_PER_CHUNK)
+        pieces = rollup.to_chunks()
         upload_ref = self.uploads_ref.document(upload_id)
-        days = rollup.days
         doc = {
             "user_id": self.user_id,
             "upload_id": upload_id,
@@ -185,12 +196,12 @@ class UsageStore:
             "status": "complete",
             "format": ROLLUP_FORMAT,
             "chunk_count": len(pieces),
-            "entry_count": len(rollup.entries),
-            "requests": rollup.requests,
-            "rows_imported": rollup.rows_imported,
-            "rows_rejected": rollup.rows_rejected,
-            "first_day": days[0] if days else None,
-            "last_day": days[-1] if days else None,
+            "cells": len(rollup.cells),
+            "requests": sum(cell[ALL] for cell in rollup.cells.values()),
+            "rows_imported": rollup.rows.imported,
+            "rows_rejected": rollup.rows.rejected,
+            "first_day": _day(rollup.first_seen),
+            "last_day": _day(rollup.last_seen),
             "created_at": datetime.now(UTC),
         }
         with translate_errors(f"storing usage upload {upload_id} of user {self.user_id}"):
@@ -202,7 +213,7 @@ class UsageStore:
                         "user_id": self.user_id,
                         "upload_id": upload_id,
                         "n": n,
-                        "rollup": piece.to_json(),
+                        "data": json.dumps(piece, separators=(",", ":")),
                     },
                 )
             batch.commit()
@@ -244,3 +255,7 @@ class UsageStore:
         raise StoredUsageInvalid(
             f"the demo upload of user {self.user_id} exists but could not be read; try again"
         )
+
+
+def _day(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).date().isoformat()

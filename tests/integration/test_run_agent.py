@@ -62,9 +62,9 @@ def test_a_full_run(
     final = published[-1]
     assert final["type"] == "agent_completed"
     assert final["final"] is True
-    assert set(final["result"]) == RESULT_KEYS
+    assert set(final["result"]) >= RESULT_KEYS
     assert final["result"]["total_cost_usd"] > 0
-    assert final["response"].startswith("# AI cost report")
+    assert final["response"].startswith("# AI cost analysis")
     assert all(
         attrs == {"user_id": request.user_id, "run_id": request.run_id, "type": e["type"]}
         for e, attrs in zip(published, events.attributes[request.run_id], strict=True)

@@ -4,24 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from apex_core.cost import UsageRollup
+from apex_core.cost.rollup import ALL
 from apex_core.protocol import RunRequest
-from functions.cost_standin import UsageRollup
 from functions.usage_store import UploadInfo, UsageOverview
 
 
 def upload_info(upload_id: str, rollup: UsageRollup, kind: str = "upload") -> UploadInfo:
-    days = rollup.days
+    first, last = rollup.first_seen, rollup.last_seen
     return UploadInfo(
         upload_id=upload_id,
         kind=kind,
         source="memory",
         chunk_count=1,
-        entry_count=len(rollup.entries),
-        requests=rollup.requests,
-        rows_imported=rollup.rows_imported,
-        rows_rejected=rollup.rows_rejected,
-        first_day=days[0] if days else None,
-        last_day=days[-1] if days else None,
+        cells=len(rollup.cells),
+        requests=sum(cell[ALL] for cell in rollup.cells.values()),
+        rows_imported=rollup.rows.imported,
+        rows_rejected=rollup.rows.rejected,
+        first_day=first.date().isoformat() if first else None,
+        last_day=last.date().isoformat() if last else None,
     )
 
 
@@ -37,7 +38,7 @@ class MemoryUsage:
     def load_rollup(self, overview: UsageOverview | None = None) -> UsageRollup:
         merged = UsageRollup()
         for rollup in self.uploads.values():
-            merged = merged.merge(rollup)
+            merged.merge(rollup)
         return merged
 
     def ensure_demo(self, make_rollup: Callable[[], UsageRollup]) -> tuple[UploadInfo, bool]:

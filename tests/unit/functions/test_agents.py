@@ -9,16 +9,17 @@ from typing import Any
 
 import pytest
 
+from apex_core.cost import UsageRecord, UsageRollup, accumulate, demo_records
 from apex_core.errors import ApexError, RunCancelled, RunTimedOut
 from apex_core.protocol import RunRequest
 from functions.agent_tools import ToolContext
 from functions.agents import Supervisor
-from functions.cost_standin import UsageKey, UsageRollup, UsageTotals, demo_rollup
 from functions.emitter import Event, MemorySink, RunEmitter
 from functions.narrator import Step, TemplateNarrator
 from tests.unit.functions.fakes import MemoryUsage, run_request
 
 SUB_AGENTS = ("triage", "data", "optimization", "reporting")
+RESULT_KEYS = {"total_cost_usd", "by_day", "by_model", "recommendations", "unpriced", "rows"}
 FIVE_TYPES = {
     "agent_started",
     "agent_thinking",
@@ -79,17 +80,9 @@ def test_a_demo_user_gets_a_full_analysis_of_a_generated_dataset() -> None:
     final = events[-1]
     assert final["type"] == "agent_completed"
     assert final["final"] is True
-    assert set(final["result"]) == {
-        "total_cost_usd",
-        "by_day",
-        "by_model",
-        "recommendations",
-        "unpriced",
-        "rows",
-    }
+    assert set(final["result"]) >= RESULT_KEYS
     assert final["result"]["total_cost_usd"] > 0
-    assert final["response"].startswith("# AI cost report")
-    assert f"${final['result']['total_cost_usd']:,.2f}" in final["response"]
+    assert final["response"].startswith("# AI cost analysis")
     assert sink.outcome is not None
     assert sink.outcome.status == "completed"
     assert "demo" in usage.uploads
@@ -138,16 +131,24 @@ def test_a_user_without_usage_who_is_not_a_demo_user_is_told_to_upload() -> None
 
 
 def test_a_caching_question_reports_only_caching_savings() -> None:
-    rollup = demo_rollup(3, now=datetime(2025, 6, 1, tzinfo=UTC))
+    rollup = accumulate(demo_records("u-1", now=datetime(2025, 6, 1, tzinfo=UTC)))
     sink = _run(
         run_request("Would prompt caching help?", user_id="u-1"), MemoryUsage({"u1": rollup})
     )
     executing = {e["tool"]: e for e in sink.published if e["type"] == "tool_executing"}
     assert executing["find_savings"]["args"] == {"focus": "caching"}
     final = sink.published[-1]
-    assert "Route simple" not in final["response"]
-    assert "Cache the shared prompt prefix" in final["response"]
-    assert any(r["kind"] == "model_choice" for r in final["result"]["recommendations"])
+    kinds = {r["kind"] for r in final["result"]["recommendations"]}
+    assert "cheaper_model" in kinds, "the result is the whole analysis"
+    completed = {e["tool"]: e for e in sink.published if e["type"] == "tool_completed"}
+    assert "recommendations" in completed["find_savings"]["summary"]
+    titles = [r["title"] for r in final["result"]["recommendations"]]
+    cheaper = [
+        t
+        for t, r in zip(titles, final["result"]["recommendations"], strict=True)
+        if r["kind"] == "cheaper_model"
+    ]
+    assert not any(t in final["response"] for t in cheaper), "the report answers the question"
 
 
 @pytest.mark.parametrize(
@@ -179,7 +180,15 @@ def test_the_checkpoint_ends_the_run_with_one_agent_error(
 
 def test_a_failing_tool_is_reported_and_fails_the_run() -> None:
     rollup = UsageRollup()
-    rollup.add(UsageKey("2025-05-01", "openai", "gpt-4o"), UsageTotals(requests=1, input_tokens=5))
+    rollup.add(
+        UsageRecord(
+            timestamp=datetime(2025, 5, 1, tzinfo=UTC),
+            provider="openai",
+            model="gpt-4o",
+            input_tokens=5,
+            output_tokens=1,
+        )
+    )
 
     class BrokenUsage(MemoryUsage):
         def load_rollup(self, overview: object = None) -> UsageRollup:
