@@ -153,6 +153,10 @@ class ApexSession:
         self._on_ready = on_ready
         self._ws: ClientConnection | None = None
         self.reconnects = 0
+        # Run events that arrived before the message_accepted naming their run: the
+        # edge follows a run from the moment it accepts the message, so its first
+        # events can overtake the answer. follow_run starts with them.
+        self._early: list[Frame] = []
 
     # ---------------------------------------------------------------- identity
 
@@ -363,6 +367,9 @@ class ApexSession:
         await self.send(frame)
         while True:
             answer = await self.recv()
+            if is_run_event(answer):
+                self._early.append(answer)
+                continue
             if on_frame is not None:
                 on_frame(answer)
             kind = answer.get("type")
@@ -370,7 +377,10 @@ class ApexSession:
                 "client_message_id"
             ):
                 return answer
-            if kind == "error":
+            if kind == "error" and answer.get("client_message_id") in (
+                None,
+                frame["client_message_id"],
+            ):
                 raise ServerError(answer)
 
     async def follow_run(
@@ -396,6 +406,12 @@ class ApexSession:
         """
         order = EventSequencer(after_seq)
         resume_next = [resume_first]
+        early = [e for e in self._early if e.get("run_id") == run_id]
+        self._early = [e for e in self._early if e.get("run_id") != run_id]
+        for event in (ready for e in early for ready in order.push(e)):
+            on_event(event)
+            if is_terminal(event):
+                return event
 
         async def resume() -> None:
             await self.send({"type": "resume", "run_id": run_id, "after_seq": order.last_seq})
@@ -411,15 +427,16 @@ class ApexSession:
                 except TimeoutError:
                     await resume()  # a gap did not fill: ask again from the last seq
                     continue
-                if frame.get("run_id") == run_id and isinstance(frame.get("seq"), int):
-                    for event in order.push(frame):
-                        on_event(event)
-                        if is_terminal(event):
-                            return event
-                    continue
+                if is_run_event(frame):
+                    if frame.get("run_id") == run_id:
+                        for event in order.push(frame):
+                            on_event(event)
+                            if is_terminal(event):
+                                return event
+                    continue  # another run of this user (another tab): not ours to show
                 if on_frame is not None:
                     on_frame(frame)
-                if frame.get("type") == "error":
+                if frame.get("type") == "error" and frame.get("run_id") in (None, run_id):
                     raise ServerError(frame)
 
         return await self._with_reconnect(read_until_terminal)
@@ -462,6 +479,14 @@ class EventSequencer:
             self.last_seq += 1
             ready.append(self._pending.pop(self.last_seq))
         return ready
+
+
+def is_run_event(frame: Frame) -> bool:
+    return (
+        isinstance(frame.get("run_id"), str)
+        and isinstance(frame.get("seq"), int)
+        and isinstance(frame.get("agent"), str)
+    )
 
 
 def is_terminal(event: Frame) -> bool:

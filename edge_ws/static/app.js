@@ -60,6 +60,7 @@ const state = {
   runs: new Map(), // run_id -> RunCard shown in the open thread
   pending: null, // {frame, bubble} — a message sent but not yet accepted
   gapTimers: new Map(),
+  early: [], // run events that overtook their message_accepted (the edge follows a run at once)
   ingestUrl: null,
   refusedUserToken: false,
 };
@@ -228,6 +229,11 @@ function receive(frame) {
     case "error":
       serverError(frame);
       break;
+    case "cancel_requested": {
+      const card = state.runs.get(frame.run_id);
+      if (card && !card.finished) card.setStatus("running", "Cancelling…");
+      break;
+    }
     case "pong":
       break;
     default:
@@ -238,23 +244,33 @@ function receive(frame) {
 function serverError(frame) {
   const code = String(frame.code ?? "error");
   const message = String(frame.message ?? "The server reported an error.");
-  if (state.pending && !frame.run_id) {
-    const { bubble, frame: sent } = state.pending;
+  const request = frame.request_type;
+  const pending = state.pending;
+  if (pending && (request === "user_message" || (!request && !frame.run_id)) &&
+      (!frame.client_message_id || frame.client_message_id === pending.frame.client_message_id)) {
     state.pending = null;
-    bubble.dataset.state = "failed";
-    bubble.querySelector(".message-meta").textContent = `Not sent — ${code}: ${message}`;
+    state.early = [];
+    pending.bubble.dataset.state = "failed";
+    pending.bubble.querySelector(".message-meta").textContent = `Not sent — ${code}: ${message}`;
     const input = $("message");
-    if (!input.value) input.value = sent.text;
+    if (!input.value) input.value = pending.frame.text;
     updateComposer();
   }
-  if (code === "not_found" && state.threadId && !state.threadLoaded) {
+  if (request === "get_thread" && frame.thread_id === state.threadId && !state.threadLoaded) {
     // the stored thread is gone (or belongs to another identity)
     store.set(KEYS.thread, null);
     store.set(KEYS.activeRun, null);
     state.threadId = null;
     resetThreadView();
   }
-  showAlert(`Server error: ${code}`, frame.retryable ? `${message} (you can try again)` : message);
+  if (request === "resume" && frame.run_id) {
+    const card = state.runs.get(frame.run_id);
+    if (card && !card.finished) card.setStatus("failed", `Cannot follow this run: ${code}`);
+    const active = store.getJSON(KEYS.activeRun);
+    if (active && active.run_id === frame.run_id && !frame.retryable) store.set(KEYS.activeRun, null);
+  }
+  const detail = frame.retryable ? `${message} (you can try again)` : message;
+  showAlert(`Server error: ${code}`, detail);
 }
 
 function messageAccepted(frame) {
@@ -270,16 +286,23 @@ function messageAccepted(frame) {
   const card = addRunCard(String(frame.run_id));
   pending.bubble.after(card.element);
   rememberActiveRun(card);
-  // Ask for the run's events from the start: works whether or not the edge also
-  // streams them to this connection (duplicates are dropped by seq).
-  connection.send(frames.resume(card.runId, 0));
+  // The edge follows the run from the moment it accepted the message; events
+  // that overtook this answer were kept aside.
+  const early = state.early.filter((e) => e.run_id === card.runId);
+  state.early = [];
+  for (const event of early) runEvent(event);
   connection.send(frames.listThreads());
   updateComposer();
 }
 
 function runEvent(event) {
   const card = state.runs.get(event.run_id);
-  if (!card) return; // a run of another thread: it is resumed when that thread is opened
+  if (!card) {
+    // Perhaps the run of the message we are sending, ahead of its message_accepted;
+    // otherwise a run of another thread, resumed when that thread is opened.
+    if (state.pending && state.early.length < 1000) state.early.push(event);
+    return;
+  }
   for (const ordered of card.sequencer.push(event)) {
     card.apply(ordered);
     if (isTerminal(ordered)) runFinished(card);
@@ -385,6 +408,9 @@ function newThread() {
 function renderThread(thread) {
   if (thread.thread_id !== state.threadId) return; // the user opened another one meanwhile
   resetThreadView();
+  if (typeof thread.title === "string" && !state.threads.some((t) => t.thread_id === thread.thread_id)) {
+    state.threads.push({ thread_id: thread.thread_id, title: thread.title });
+  }
   state.threadLoaded = true;
   const conversation = $("conversation");
   const messages = Array.isArray(thread.messages) ? thread.messages : [];

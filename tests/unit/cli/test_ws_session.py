@@ -75,8 +75,9 @@ def test_only_the_supervisors_final_or_error_is_terminal() -> None:
 class FakeEdge:
     """Enough of apex.v1 to test a client: a five-event run, a drop after ``drop_after`` events."""
 
-    def __init__(self, drop_after: int | None = None) -> None:
+    def __init__(self, drop_after: int | None = None, *, early: bool = False) -> None:
         self.drop_after = drop_after
+        self.early = early
         self.bearers: list[str | None] = []
         self.resumes: list[int] = []
         self.user_messages: list[dict[str, Any]] = []
@@ -100,6 +101,8 @@ class FakeEdge:
             frame = json.loads(raw)
             if frame["type"] == "user_message":
                 self.user_messages.append(frame)
+                if self.early:  # the run's first event overtakes the answer
+                    await ws.send(json.dumps(self.events[0]))
                 await ws.send(
                     json.dumps(
                         {
@@ -170,6 +173,14 @@ def test_a_dropped_connection_reconnects_as_the_same_demo_user_and_resumes() -> 
     assert edge.bearers == [None, "Bearer session-token-1"]
     assert any("1001" in n for n in notices)
     assert "reconnected" in notices
+
+
+def test_events_that_overtake_message_accepted_are_not_lost() -> None:
+    edge = FakeEdge(early=True)
+    seen, terminal, _ = asyncio.run(_chat_turn(edge))
+    assert seen == [1, 2, 3, 4, 5]
+    assert terminal["final"] is True
+    assert edge.resumes == [1]
 
 
 def test_a_user_token_is_sent_as_a_bearer_header() -> None:
