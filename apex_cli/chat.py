@@ -61,6 +61,15 @@ HELP: Final = (
 )
 
 
+DESCRIPTION: Final = (
+    "Chat with Netra Apex from a terminal. Without -m: a prompt (/threads, /open ID, /new, "
+    "/help, /quit; Ctrl-C cancels a running analysis). With -m: one run, rendered, or with "
+    "--json every received frame as one JSON line (tokens redacted). Exit codes: 0 when the run "
+    "ends with its final report, 1 on a run error, a server error, a connection failure or the "
+    "timeout, 2 for bad arguments. Reconnects with backoff and resumes from the last seq seen."
+)
+
+
 class UsageError(Exception):
     """Bad arguments: exit code 2."""
 
@@ -112,11 +121,10 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "chat",
         help="chat with Netra Apex from the terminal",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=DESCRIPTION,
     )
     add_arguments(parser)
-    parser.set_defaults(handler=run)
+    parser.set_defaults(run=run)
 
 
 def validate(args: argparse.Namespace) -> None:
@@ -490,9 +498,7 @@ def running_run(thread: Frame) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m apex_cli.chat``: the same as ``apex chat``."""
-    parser = argparse.ArgumentParser(
-        prog="apex chat", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(prog="apex chat", description=DESCRIPTION)
     add_arguments(parser)
     return run(parser.parse_args(argv))
 

@@ -17,6 +17,7 @@ from apex_core.errors import ApexError
 
 SUBCOMMAND_MODULES: list[str] = [
     "apex_cli.analyze",
+    "apex_cli.chat",
 ]
 EXIT_FAILED = 1
 EXIT_USAGE = 2
