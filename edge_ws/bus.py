@@ -244,14 +244,14 @@ class EventSubscription:
     def _stop_stream(stream: Any) -> None:
         stream.cancel()
         try:
-            stream.result(timeout=3)
+            stream.result(timeout=2)
         except (gexc.GoogleAPIError, TimeoutError, concurrent.futures.CancelledError) as exc:
             log.debug("events stream stopped: %r", exc)
 
     def _delete(self) -> None:
         with translated("deleting the events subscription"):
             try:
-                self._client.delete_subscription(request={"subscription": self.path}, timeout=5)
+                self._client.delete_subscription(request={"subscription": self.path}, timeout=3)
             except gexc.NotFound:
                 return
         log.info("events subscription deleted", extra=fields(subscription=self.path))

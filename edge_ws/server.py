@@ -13,6 +13,8 @@ or SIGINT in ``__main__``): mark not ready, stop accepting, close every socket
 with 1001 "server shutting down, reconnect and resume", stop pulling and delete
 the subscription — the sockets and the subscription concurrently, all bounded
 by ``EDGE_SHUTDOWN_SECONDS`` (Cloud Run sends SIGKILL 10 s after SIGTERM).
+A SIGTERM during start-up does not wait for the subscription to be created.
+Cancelling :func:`serve_until_stopped` runs the same shutdown.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -55,9 +56,60 @@ class EdgeConnection(ServerConnection):
     accepted: Handshake | None = None
 
 
-@dataclass(slots=True)
-class _Readiness:
-    ready: bool = False
+class _Gate:
+    """Who may open a socket, and what plain HTTP requests get (``process_request``)."""
+
+    def __init__(self, settings: EdgeSettings, registry: Registry[Session]) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.verifier = TokenVerifier(settings.auth)
+        self.ready = False
+
+    async def process_request(
+        self, connection: ServerConnection, request: Request
+    ) -> Response | None:
+        path = unquote(urlsplit(request.path).path)
+        settings = self.settings
+        if path not in WS_PATHS:
+            return http.route(
+                path,
+                ready=self.ready,
+                static_dir=settings.static_dir,
+                ingest_url=settings.ingest_url,
+            )
+        if not self.ready:
+            return http.text(HTTPStatus.SERVICE_UNAVAILABLE, "not ready; retry shortly")
+        try:
+            if settings.auth.jwks_url:  # the verifier may fetch keys: keep the loop free
+                handshake = await asyncio.to_thread(authenticate, request.headers, self.verifier)
+            else:
+                handshake = authenticate(request.headers, self.verifier)
+        except AuthenticationError as exc:
+            log.info("handshake refused: %s", exc.message)
+            return http.text(
+                HTTPStatus.UNAUTHORIZED,
+                exc.message,
+                extra={"WWW-Authenticate": 'Bearer realm="apex"'},
+            )
+        identity = handshake.identity
+        if self.registry.count(identity.user_id) >= settings.limits.max_sockets_per_user:
+            return http.text(
+                HTTPStatus.TOO_MANY_REQUESTS,
+                f"too many connections for this user (at most "
+                f"{settings.limits.max_sockets_per_user}); close one and retry",
+            )
+        if identity.demo:
+            log.warning(
+                "demo identity in use (no verified user)",
+                extra=fields(connection_id=handshake.connection_id, user_id=identity.user_id),
+            )
+        if isinstance(connection, EdgeConnection):
+            connection.accepted = handshake
+        return None
+
+
+def _choose_subprotocol(connection: ServerConnection, offered: Any) -> Subprotocol | None:
+    return select_subprotocol(list(offered))
 
 
 async def serve_until_stopped(settings: EdgeSettings, stop: asyncio.Event) -> None:
@@ -65,9 +117,8 @@ async def serve_until_stopped(settings: EdgeSettings, stop: asyncio.Event) -> No
 
     Raises an :class:`ApexError` if the instance cannot become ready.
     """
-    verifier = TokenVerifier(settings.auth)
     registry: Registry[Session] = Registry()
-    readiness = _Readiness()
+    gate = _Gate(settings, registry)
     store = EdgeStore.connect(settings.project, timeout=settings.timeouts.store_timeout_seconds)
     publisher = RequestPublisher(
         settings.project, timeout=settings.timeouts.publish_timeout_seconds
@@ -85,48 +136,6 @@ async def serve_until_stopped(settings: EdgeSettings, stop: asyncio.Event) -> No
         heartbeat_seconds=settings.timeouts.heartbeat_seconds,
     )
 
-    async def process_request(connection: ServerConnection, request: Request) -> Response | None:
-        path = unquote(urlsplit(request.path).path)
-        if path not in WS_PATHS:
-            return http.route(
-                path,
-                ready=readiness.ready,
-                static_dir=settings.static_dir,
-                ingest_url=settings.ingest_url,
-            )
-        if not readiness.ready:
-            return http.text(HTTPStatus.SERVICE_UNAVAILABLE, "not ready; retry shortly")
-        try:
-            if settings.auth.jwks_url:  # the verifier may fetch keys: keep the loop free
-                handshake = await asyncio.to_thread(authenticate, request.headers, verifier)
-            else:
-                handshake = authenticate(request.headers, verifier)
-        except AuthenticationError as exc:
-            log.info("handshake refused: %s", exc.message)
-            return http.text(
-                HTTPStatus.UNAUTHORIZED,
-                exc.message,
-                extra={"WWW-Authenticate": 'Bearer realm="apex"'},
-            )
-        identity = handshake.identity
-        if registry.count(identity.user_id) >= settings.limits.max_sockets_per_user:
-            return http.text(
-                HTTPStatus.TOO_MANY_REQUESTS,
-                f"too many connections for this user (at most "
-                f"{settings.limits.max_sockets_per_user}); close one and retry",
-            )
-        if identity.demo:
-            log.warning(
-                "demo identity in use (no verified user)",
-                extra=fields(connection_id=handshake.connection_id, user_id=identity.user_id),
-            )
-        if isinstance(connection, EdgeConnection):
-            connection.accepted = handshake
-        return None
-
-    def choose_subprotocol(connection: ServerConnection, offered: Any) -> Subprotocol | None:
-        return select_subprotocol(list(offered))
-
     async def handler(connection: ServerConnection) -> None:
         handshake = connection.accepted if isinstance(connection, EdgeConnection) else None
         if handshake is None:  # process_request accepted no handshake: cannot happen
@@ -138,8 +147,8 @@ async def serve_until_stopped(settings: EdgeSettings, stop: asyncio.Event) -> No
         handler,
         settings.host,
         settings.port,
-        process_request=process_request,
-        select_subprotocol=choose_subprotocol,
+        process_request=gate.process_request,
+        select_subprotocol=_choose_subprotocol,
         create_connection=EdgeConnection,
         max_size=settings.limits.max_frame_bytes,
         ping_interval=settings.timeouts.ping_interval_seconds,
@@ -152,14 +161,21 @@ async def serve_until_stopped(settings: EdgeSettings, stop: asyncio.Event) -> No
         extra=fields(host=settings.host, port=settings.port, instance_id=settings.instance_id),
     )
     keep_alive: asyncio.Task[None] | None = None
+    opening = asyncio.create_task(subscription.open(), name="open-subscription")
+    stopping = asyncio.create_task(stop.wait(), name="stop")
     try:
-        await subscription.open()
-        keep_alive = asyncio.create_task(subscription.keep_alive(), name="subscription")
-        readiness.ready = True
-        log.info("ready", extra=fields(subscription=subscription.path))
-        await stop.wait()
+        # A SIGTERM during start-up must not wait for the subscription to appear.
+        await asyncio.wait({opening, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if opening.done():
+            opening.result()  # raises if the subscription could not be created
+            keep_alive = asyncio.create_task(subscription.keep_alive(), name="subscription")
+            gate.ready = True
+            log.info("ready", extra=fields(subscription=subscription.path))
+            await stopping
     finally:
-        readiness.ready = False
+        opening.cancel()
+        stopping.cancel()
+        gate.ready = False
         log.info("shutting down", extra=fields(sockets=len(registry.all())))
         if keep_alive is not None:
             keep_alive.cancel()
