@@ -24,7 +24,9 @@ from apex_core.cost import (
     read_usage,
     render_markdown,
 )
+from apex_core.cost.detection import detect_format
 from apex_core.cost.importing import DEFAULT_TRACE_START
+from apex_core.cost.parallel import PARALLEL_MIN_BYTES, accumulate_native_csv
 from apex_core.errors import ApexError
 
 PROGRESS_MIN_BYTES: Final = 8 * 1024 * 1024
@@ -64,6 +66,13 @@ def register(subparsers: Any) -> None:
         help="comma-separated features that can wait for batch processing",
     )
     parser.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=len(os.sched_getaffinity(0)),
+        metavar="N",
+        help="cores to read large native CSV files with (default: all available, %(default)s)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -82,9 +91,14 @@ def run(args: argparse.Namespace) -> int:
         problem = _unreadable(path)
         if problem:
             return _usage_error(problem)
+    if args.jobs < 1:
+        return _usage_error(f"--jobs: expected a number of cores >= 1, got {args.jobs}")
     rollup = UsageRollup()
     show_progress = not args.no_progress and sys.stderr.isatty()
     for path in args.files:
+        if args.jobs > 1 and _is_large_native_csv(path, args.format):
+            rollup.merge(_accumulate_in_parallel(path, args.jobs, show_progress))
+            continue
         result = read_usage(
             path, format=args.format, model_mapping=mapping, trace_start=trace_start
         )
@@ -122,6 +136,29 @@ def _unreadable(path: str) -> str | None:
     except OSError as exc:
         return f"{path}: cannot be read ({exc.strerror}); check its permissions"
     return None
+
+
+def _is_large_native_csv(path: str, format_name: str) -> bool:
+    if os.path.getsize(path) < PARALLEL_MIN_BYTES or format_name not in ("auto", "native"):
+        return False
+    with open(path, "rb") as handle:
+        head = handle.read(65536)
+    return not head.lstrip().startswith(b"{") and detect_format(head, path) == "native"
+
+
+def _accumulate_in_parallel(path: str, jobs: int, show_progress: bool) -> UsageRollup:
+    if not show_progress:
+        return accumulate_native_csv(path, jobs=jobs)
+    columns = (BarColumn(), DownloadColumn(), TimeRemainingColumn())
+    # auto_refresh=False: no refresh thread exists while the workers are forked
+    with Progress(*columns, transient=True, auto_refresh=False) as progress:
+        task = progress.add_task(path, total=os.path.getsize(path))
+
+        def update(done: int) -> None:
+            progress.update(task, completed=done)
+            progress.refresh()
+
+        return accumulate_native_csv(path, jobs=jobs, on_progress=update)
 
 
 def _with_progress(result: ImportResult) -> Iterator[UsageRecord]:

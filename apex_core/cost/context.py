@@ -25,6 +25,8 @@ class ImportContext:
     model_mapping: ModelMapping | None
     trace_start: datetime
     notes: list[str] = field(default_factory=list)
+    line_offset: int = 0
+    """Added to line numbers when the text is a slice of a larger file (native CSV only)."""
 
     def require_mapping(self, trace_name: str) -> ModelMapping:
         """The mapping a trace must be priced with; a missing one fails the whole file."""

@@ -146,6 +146,7 @@ def read_usage(
     model_mapping: ModelMapping | str | None = None,
     source_name: str | None = None,
     trace_start: datetime = DEFAULT_TRACE_START,
+    line_offset: int = 0,
 ) -> ImportResult:
     """Open ``source`` (a path, bytes or a binary stream), recognise its format, stream it.
 
@@ -162,7 +163,9 @@ def read_usage(
     try:
         head = _peek(binary)
         chosen = detect_format(head, name) if format == "auto" else format
-        context = ImportContext(source=name, model_mapping=mapping, trace_start=trace_start)
+        context = ImportContext(
+            source=name, model_mapping=mapping, trace_start=trace_start, line_offset=line_offset
+        )
         reader = reader_for(chosen)
         text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
         rows = reader(text, context, head.decode("utf-8-sig", errors="replace"))

@@ -46,6 +46,7 @@ OPTIONAL: Final = (
 )
 COLUMNS: Final = REQUIRED + OPTIONAL
 _FALSE_TEXT: Final = frozenset({"", "false", "0", "False", "FALSE"})
+_TRUE_TEXT: Final = frozenset({"true", "1", "True", "TRUE"})
 
 
 def read_rows(text: TextIO, context: ImportContext, head: str) -> RowStream:
@@ -68,71 +69,64 @@ def _csv_rows(text: TextIO, context: ImportContext) -> RowStream:
     utc = UTC
     false_text = _FALSE_TEXT
     record = UsageRecord
+    true_text = _TRUE_TEXT
+    offset = context.line_offset
     for row in reader:
-        line = reader.line_num
         if len(row) < width:
             if not row:
                 continue
-            yield context.reject(line, short_row(row, width))
+            yield context.reject(reader.line_num + offset, short_row(row, width))
             continue
         row.append("")
         try:
             ts = fromiso(row[ts_i])
             if ts.tzinfo is not utc:
                 ts = ts.replace(tzinfo=utc) if ts.tzinfo is None else ts.astimezone(utc)
+            total_in = int(row[in_i])
+            output = int(row[out_i])
+            cached = int(row[cached_i] or 0)
+            write = int(row[cw_i] or 0)
+            write_1h = int(row[cw1h_i] or 0)
+            reasoning = int(row[reas_i] or 0)
             req_text = row[req_i]
+            requests = int(req_text) if req_text else 1
             lat_text = row[lat_i]
-            blocks_text = row[blocks_i]
-            bt_text = row[bt_i]
-            item = record(
-                ts,
-                row[prov_i].lower(),
-                row[model_i],
-                int(row[in_i]),
-                int(row[out_i]),
-                int(row[cached_i] or 0),
-                int(row[cw_i] or 0),
-                int(row[cw1h_i] or 0),
-                int(row[reas_i] or 0),
-                int(req_text) if req_text else 1,
-                row[batch_i] not in false_text,
-                row[tier_i],
-                row[feat_i],
-                row[user_i],
-                float(lat_text) if lat_text else None,
-                row[fp_i] or None,
-                tuple(blocks_text.split()) if blocks_text else (),
-                int(bt_text) if bt_text else PREFIX_BLOCK_TOKENS,
-                source,
-                line,
+            latency = float(lat_text) if lat_text else None
+            batch_text = row[batch_i]
+            provider = row[prov_i].lower()
+            model = row[model_i]
+            valid = (
+                (total_in | output | cached | write | write_1h | reasoning | requests) >= 0
+                and cached + write <= total_in
+                and reasoning <= output
+                and write_1h <= write
+                and (batch_text in false_text or batch_text in true_text)
+                and (latency is None or latency >= 0)
+                and provider
+                and model
             )
         except ValueError:
-            item = None
-        if (
-            item is None
-            or (
-                item.input_tokens | item.output_tokens | item.cached_input_tokens
-                | item.cache_write_tokens | item.cache_write_1h_tokens | item.reasoning_tokens
-                | item.requests
-            ) < 0
-            or not item.provider
-            or not item.model
-            or item.cached_input_tokens + item.cache_write_tokens > item.input_tokens
-            or item.reasoning_tokens > item.output_tokens
-            or item.cache_write_1h_tokens > item.cache_write_tokens
-            or (item.batch and row[batch_i].lower() not in ("true", "1", "yes"))
-            or (item.latency_ms is not None and not item.latency_ms >= 0)
-        ):  # fmt: skip
+            valid = False
+        if valid:
+            blocks_text = row[blocks_i]
+            bt_text = row[bt_i]
+            yield record(
+                ts, provider, model, total_in, output, cached, write, write_1h, reasoning,
+                requests, batch_text in true_text, row[tier_i], row[feat_i], row[user_i],
+                latency, row[fp_i] or None,
+                tuple(blocks_text.split()) if blocks_text else (),
+                int(bt_text) if bt_text else PREFIX_BLOCK_TOKENS, source, reader.line_num + offset,
+            )  # fmt: skip
+        else:
+            line = reader.line_num + offset
             # Slow path: parse the row again, carefully, to say exactly what is wrong.
             try:
-                item = _from_mapping(dict(zip(COLUMNS, (row[i] for i in (
+                yield _from_mapping(dict(zip(COLUMNS, (row[i] for i in (
                     ts_i, prov_i, model_i, in_i, out_i, cached_i, cw_i, cw1h_i, reas_i, req_i,
                     batch_i, tier_i, feat_i, user_i, lat_i, fp_i, blocks_i, bt_i)), strict=True)),
                     source, line)  # fmt: skip
             except RowRejected as error:
                 yield context.reject(line, error)
-                continue
-        yield item
 
 
 def _jsonl_rows(text: TextIO, context: ImportContext) -> RowStream:
