@@ -147,10 +147,10 @@ class RunView:
 
 def render_agents(view: RunView) -> Table:
     """One line per agent: icon, name, state and its latest thinking or tool."""
-    table = Table.grid(padding=(0, 1))
-    table.add_column(width=1)
-    table.add_column(min_width=12, no_wrap=True)
-    table.add_column(min_width=7, no_wrap=True)
+    table = Table.grid(padding=(0, 1), expand=True)
+    table.add_column(width=1, min_width=1, no_wrap=True)
+    table.add_column(width=12, min_width=12, no_wrap=True)
+    table.add_column(width=7, min_width=7, no_wrap=True)
     table.add_column(ratio=1, overflow="ellipsis", no_wrap=True)
     for agent in view.agents.values():
         style = _STATE_STYLE[agent.state]

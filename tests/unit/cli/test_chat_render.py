@@ -125,6 +125,17 @@ def test_a_supervisor_error_finishes_the_run_and_is_shown() -> None:
     assert "try again" in out
 
 
+def test_long_thinking_text_is_cut_and_keeps_the_state_icons() -> None:
+    view = RunView()
+    view.apply(event(1, "agent_thinking", "supervisor", text="x" * 300))
+    view.apply(event(2, "agent_completed", "triage", summary="ok"))
+    lines = text_of(render_agents(view), width=60).splitlines()
+    assert lines[0].startswith("◐ supervisor   working xxx")
+    assert lines[0].rstrip().endswith("…")
+    assert lines[1].startswith("✓ triage       done")
+    assert all(len(line) <= 60 for line in lines)
+
+
 def test_every_agent_has_a_status_line() -> None:
     view = RunView()
     view.apply(event(1, "agent_started", "triage"))
