@@ -346,7 +346,13 @@ class Session:
             return
         run_id = item.run_id if isinstance(item, _Refill) else str(item.frame.get("run_id"))
         log.warning("filling a gap failed: %s", message, extra=self._fields(run_id=run_id))
-        self._schedule_refill(run_id)
+        started = self._gap_since.setdefault(run_id, time.monotonic())
+        if time.monotonic() - started < self._settings.timeouts.gap_wait_seconds:
+            self._schedule_refill(run_id)
+            return
+        # The store stays unreachable: do not hold the run's later events forever.
+        self._gap_since.pop(run_id, None)
+        await self._send_all(self._cursors.skip_gap(run_id))
 
     async def _deliver(self, item: _Item) -> None:
         match item:

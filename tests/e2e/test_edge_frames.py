@@ -475,3 +475,26 @@ def test_error_frames_are_json_objects_with_the_protocol_fields(edge: EdgeProces
             assert frame["type"] == "error"
 
     run(body)
+
+
+def test_a_gap_that_never_fills_is_skipped_after_the_gap_wait(
+    edge_launcher: EdgeLauncher, edge_cloud: EdgeCloud
+) -> None:
+    edge = edge_launcher.start("gapwait", {"EDGE_GAP_WAIT_SECONDS": "1"})
+    user = new_user()
+
+    async def body() -> None:
+        async with connect(edge.ws_url, token=edge.token(user)) as client:
+            accepted = await send_message(client)
+            run_id, thread_id = accepted["run_id"], accepted["thread_id"]
+            # Seq 2 is lost: neither stored nor published.
+            for seq in (1, 3):
+                await in_thread(edge_cloud.publish_event, user, event(run_id, thread_id, seq))
+            received = await client.run_events(run_id, 2, within=15)
+            assert [e["seq"] for e in received] == [1, 3]
+            # The late seq 2 is now behind the cursor: dropped, and 4 follows 3.
+            for seq in (2, 4):
+                await in_thread(edge_cloud.publish_event, user, event(run_id, thread_id, seq))
+            assert [e["seq"] for e in await client.run_events(run_id, 1)] == [4]
+
+    run(body)
