@@ -641,6 +641,24 @@ function collectReasons(summary) {
   return [String(raw)];
 }
 
+/** "HTTP 501 Not Implemented — not_implemented: usage upload is not available yet" */
+function uploadFailure(response, body, text) {
+  let detail = "";
+  if (body && typeof body === "object") {
+    const error = body.error && typeof body.error === "object" ? body.error : body;
+    const code = typeof error.code === "string" ? error.code : "";
+    const message = error.message ?? error.detail ?? (typeof body.error === "string" ? body.error : "");
+    detail = [code, message ? String(message) : ""].filter(Boolean).join(": ");
+  } else if (text && !/^\s*</.test(text)) {
+    detail = text.trim(); // plain text; an HTML error page says nothing useful
+  }
+  const status = `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ""}`;
+  let hint = "";
+  if (response.status === 501 && !detail) hint = " Usage upload is not available on this server yet.";
+  if (response.status === 401) hint = " The upload was not authorised: reconnect or sign in again.";
+  return `${status}${detail ? ` — ${detail.slice(0, 500)}` : ""}.${hint}`;
+}
+
 async function upload(event) {
   event.preventDefault();
   const input = $("usage-file");
@@ -679,9 +697,7 @@ async function upload(event) {
       body = null;
     }
     if (!response.ok) {
-      const detail = body && typeof body === "object" ? body.message ?? body.error ?? body.detail ?? text : text;
-      const reason = response.status === 501 ? "usage upload is not available on this server yet" : response.statusText;
-      showUploadError(`HTTP ${response.status}${reason ? ` (${reason})` : ""}${detail ? `: ${String(detail).slice(0, 500)}` : ""}`);
+      showUploadError(uploadFailure(response, body, text));
       return;
     }
     if (!body || typeof body !== "object") {

@@ -173,6 +173,7 @@ export class RunCard {
     const id = String(event.tool_call_id ?? `${event.seq}`);
     const li = el("li", "tool");
     li.dataset.state = "running";
+    li.dataset.toolCallId = id;
     const name = el("code", "tool-name", oneLine(event.tool ?? "tool", 80));
     const meta = el("span", "tool-meta", "running…");
     const summary = el("span", "tool-summary");
