@@ -6,7 +6,6 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -17,7 +16,6 @@ from apex_core.cost import (
     BadModelMapping,
     ImportResult,
     ModelMapping,
-    UsageRecord,
     UsageRollup,
     accumulate,
     analyze,
@@ -102,14 +100,10 @@ def run(args: argparse.Namespace) -> int:
         result = read_usage(
             path, format=args.format, model_mapping=mapping, trace_start=trace_start
         )
-        records = _with_progress(result) if show_progress else result
         try:
-            accumulate(records, rollup)
+            _accumulate_with_progress(result, rollup, show_progress)
         except BadModelMapping as exc:
             return _usage_error(exc.message)
-        if records is not result:
-            rollup.rows.merge(result.stats)
-            rollup.notes.extend(note for note in result.notes if note not in rollup.notes)
     features = [name.strip() for name in args.latency_insensitive.split(",") if name.strip()]
     analysis = analyze(rollup, latency_insensitive_features=features)
     if args.json:
@@ -161,17 +155,14 @@ def _accumulate_in_parallel(path: str, jobs: int, show_progress: bool) -> UsageR
         return accumulate_native_csv(path, jobs=jobs, on_progress=update)
 
 
-def _with_progress(result: ImportResult) -> Iterator[UsageRecord]:
-    """The records of ``result``, with a byte-progress bar on stderr for large files."""
+def _accumulate_with_progress(result: ImportResult, rollup: UsageRollup, show: bool) -> None:
+    """Accumulate ``result``, with a byte-progress bar on stderr for large files."""
     total = result.total_bytes
-    if total is None or total < PROGRESS_MIN_BYTES:
-        yield from result
+    if not show or total is None or total < PROGRESS_MIN_BYTES:
+        accumulate(result, rollup)
         return
     columns = (BarColumn(), DownloadColumn(), TimeRemainingColumn())
     with Progress(*columns, transient=True) as progress:
         task = progress.add_task(result.source, total=total)
-        for count, record in enumerate(result, start=1):
-            if count % 20000 == 0:
-                progress.update(task, completed=result.bytes_read())
-            yield record
+        accumulate(result, rollup, on_progress=lambda done: progress.update(task, completed=done))
         progress.update(task, completed=total)

@@ -83,6 +83,7 @@ class ImportResult:
         binary: BinaryIO,
         text: io.TextIOWrapper,
         total_bytes: int | None,
+        native_csv: bool = False,
     ) -> None:
         self.source = source
         self.format = format
@@ -92,6 +93,8 @@ class ImportResult:
         self._rows: RowStream | None = rows
         self._binary = binary
         self._text = text
+        self.native_csv = native_csv
+        """True for native CSV, which :func:`accumulate` reads on a fused fast path."""
 
     @property
     def notes(self) -> list[str]:
@@ -104,6 +107,13 @@ class ImportResult:
             return self._binary.tell()
         except (OSError, ValueError):
             return 0
+
+    def take_text(self) -> tuple[io.TextIOWrapper, ImportContext]:
+        """The raw text and context, for a reader that bypasses records; consumes the result."""
+        if self._rows is None:
+            raise ImportFailed(f"{self.source}: an import can be iterated only once")
+        self._rows = None
+        return self._text, self.context
 
     def close(self) -> None:
         """Close the input without reading the rest (iteration closes it by itself)."""
@@ -177,6 +187,7 @@ def read_usage(
             binary=binary,
             text=text,
             total_bytes=total,
+            native_csv=chosen == "native" and not head.lstrip().startswith(b"{"),
         )
     except BaseException:
         (text or binary).close()

@@ -10,6 +10,7 @@ bad row.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, TextIO
 
@@ -23,6 +24,7 @@ from apex_core.cost.fields import (
 )
 from apex_core.cost.records import (
     PREFIX_BLOCK_TOKENS,
+    Rejection,
     RowRejected,
     UsageRecord,
     check_token_invariants,
@@ -56,77 +58,89 @@ def read_rows(text: TextIO, context: ImportContext, head: str) -> RowStream:
     return _csv_rows(text, context)
 
 
-def _csv_rows(text: TextIO, context: ImportContext) -> RowStream:
+@dataclass(slots=True, frozen=True)
+class NativeColumns:
+    """Column positions of a native CSV header; absent columns point at a trailing ``""``."""
+
+    width: int
+    positions: tuple[int, ...]
+    """Positions of :data:`COLUMNS`, in that order."""
+
+
+def csv_columns(text: TextIO, context: ImportContext) -> tuple[Any, NativeColumns]:
+    """A ``csv.reader`` past the header, and the positions of the native columns."""
     reader, index = csv_header(text, context, REQUIRED)
     width = len(index)
-    absent = width  # every row gets one trailing "" so absent columns read as empty
-    (ts_i, prov_i, model_i, in_i, out_i, cached_i, cw_i, cw1h_i, reas_i, req_i, batch_i,
-     tier_i, feat_i, user_i, lat_i, fp_i, blocks_i, bt_i) = (
-        index.get(name, absent) for name in COLUMNS
-    )  # fmt: skip
-    source = context.source
-    fromiso = datetime.fromisoformat
-    utc = UTC
-    false_text = _FALSE_TEXT
-    record = UsageRecord
-    true_text = _TRUE_TEXT
+    return reader, NativeColumns(width, tuple(index.get(name, width) for name in COLUMNS))
+
+
+def _csv_rows(text: TextIO, context: ImportContext) -> RowStream:
+    reader, columns = csv_columns(text, context)
+    width = columns.width
     offset = context.line_offset
     for row in reader:
         if len(row) < width:
-            if not row:
-                continue
-            yield context.reject(reader.line_num + offset, short_row(row, width))
+            if row:
+                yield context.reject(reader.line_num + offset, short_row(row, width))
             continue
         row.append("")
-        try:
-            ts = fromiso(row[ts_i])
-            if ts.tzinfo is not utc:
-                ts = ts.replace(tzinfo=utc) if ts.tzinfo is None else ts.astimezone(utc)
-            total_in = int(row[in_i])
-            output = int(row[out_i])
-            cached = int(row[cached_i] or 0)
-            write = int(row[cw_i] or 0)
-            write_1h = int(row[cw1h_i] or 0)
-            reasoning = int(row[reas_i] or 0)
-            req_text = row[req_i]
-            requests = int(req_text) if req_text else 1
-            lat_text = row[lat_i]
-            latency = float(lat_text) if lat_text else None
-            batch_text = row[batch_i]
-            provider = row[prov_i].lower()
-            model = row[model_i]
-            valid = (
-                (total_in | output | cached | write | write_1h | reasoning | requests) >= 0
-                and cached + write <= total_in
-                and reasoning <= output
-                and write_1h <= write
-                and (batch_text in false_text or batch_text in true_text)
-                and (latency is None or latency >= 0)
-                and provider
-                and model
-            )
-        except ValueError:
-            valid = False
+        yield row_item(row, columns, context, reader.line_num + offset)
+
+
+def row_item(
+    row: list[str], columns: NativeColumns, context: ImportContext, line: int
+) -> UsageRecord | Rejection:
+    """One native CSV row (with a trailing ``""`` appended) as a record or a rejection."""
+    (ts_i, prov_i, model_i, in_i, out_i, cached_i, cw_i, cw1h_i, reas_i, req_i, batch_i,
+     tier_i, feat_i, user_i, lat_i, fp_i, blocks_i, bt_i) = columns.positions  # fmt: skip
+    try:
+        ts = datetime.fromisoformat(row[ts_i])
+        if ts.tzinfo is not UTC:
+            ts = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+        total_in = int(row[in_i])
+        output = int(row[out_i])
+        cached = int(row[cached_i] or 0)
+        write = int(row[cw_i] or 0)
+        write_1h = int(row[cw1h_i] or 0)
+        reasoning = int(row[reas_i] or 0)
+        req_text = row[req_i]
+        requests = int(req_text) if req_text else 1
+        lat_text = row[lat_i]
+        latency = float(lat_text) if lat_text else None
+        batch_text = row[batch_i]
+        provider = row[prov_i].lower()
+        model = row[model_i]
+        blocks_text = row[blocks_i]
+        bt_text = row[bt_i]
+        valid = (
+            (total_in | output | cached | write | write_1h | reasoning | requests) >= 0
+            and cached + write <= total_in
+            and reasoning <= output
+            and write_1h <= write
+            and (batch_text in _FALSE_TEXT or batch_text in _TRUE_TEXT)
+            and (latency is None or latency >= 0)
+            and provider
+            and model
+        )
         if valid:
-            blocks_text = row[blocks_i]
-            bt_text = row[bt_i]
-            yield record(
+            return UsageRecord(
                 ts, provider, model, total_in, output, cached, write, write_1h, reasoning,
-                requests, batch_text in true_text, row[tier_i], row[feat_i], row[user_i],
+                requests, batch_text in _TRUE_TEXT, row[tier_i], row[feat_i], row[user_i],
                 latency, row[fp_i] or None,
                 tuple(blocks_text.split()) if blocks_text else (),
-                int(bt_text) if bt_text else PREFIX_BLOCK_TOKENS, source, reader.line_num + offset,
+                int(bt_text) if bt_text else PREFIX_BLOCK_TOKENS, context.source, line,
             )  # fmt: skip
-        else:
-            line = reader.line_num + offset
-            # Slow path: parse the row again, carefully, to say exactly what is wrong.
-            try:
-                yield _from_mapping(dict(zip(COLUMNS, (row[i] for i in (
-                    ts_i, prov_i, model_i, in_i, out_i, cached_i, cw_i, cw1h_i, reas_i, req_i,
-                    batch_i, tier_i, feat_i, user_i, lat_i, fp_i, blocks_i, bt_i)), strict=True)),
-                    source, line)  # fmt: skip
-            except RowRejected as error:
-                yield context.reject(line, error)
+    except ValueError:
+        pass
+    # Slow path: parse the row again, carefully, to say exactly what is wrong.
+    try:
+        return _from_mapping(
+            dict(zip(COLUMNS, (row[i] for i in columns.positions), strict=True)),
+            context.source,
+            line,
+        )
+    except RowRejected as error:
+        return context.reject(line, error)
 
 
 def _jsonl_rows(text: TextIO, context: ImportContext) -> RowStream:

@@ -20,11 +20,10 @@ from multiprocessing.sharedctypes import Synchronized
 from typing import Any, Final
 
 from apex_core.cost.importing import read_usage
-from apex_core.cost.rollup import UsageRollup
+from apex_core.cost.rollup import UsageRollup, accumulate
 from apex_core.errors import ImportFailed
 
 PARALLEL_MIN_BYTES: Final = 32 * 1024 * 1024
-_PROGRESS_EVERY: Final = 20_000
 _COUNT_CHUNK: Final = 1 << 20
 
 
@@ -91,18 +90,16 @@ def _worker(
     try:
         stream = io.BufferedReader(_RangeStream(path, header, start, end), buffer_size=1 << 20)
         result = read_usage(stream, format="native", source_name=path, line_offset=lines_before - 1)
-        rollup = UsageRollup()
-        add = rollup.add
         reported = 0
-        for count, record in enumerate(result, start=1):
-            add(record)
-            if count % _PROGRESS_EVERY == 0:
-                position = min(result.bytes_read() - len(header), end - start)
-                with done.get_lock():
-                    done.value += position - reported
-                reported = position
-        rollup.rows.merge(result.stats)
-        rollup.notes.extend(result.notes)
+
+        def report(bytes_read: int) -> None:
+            nonlocal reported
+            position = min(bytes_read - len(header), end - start)
+            with done.get_lock():
+                done.value += position - reported
+            reported = position
+
+        rollup = accumulate(result, on_progress=report)
         with done.get_lock():
             done.value += (end - start) - reported
         # Plain dicts pickle fast; the parent trusts its own workers' counters.

@@ -13,7 +13,7 @@ to chunks well under Firestore's 1 MiB document limit.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -30,6 +30,7 @@ MAX_END_USERS: Final = 2000
 MAX_FEATURES: Final = 500
 OTHER: Final = "(other)"
 CHUNK_BYTES: Final = 512 * 1024
+PROGRESS_EVERY_ROWS: Final = 20_000
 
 # Counter layout. A usage block is 7 counters; ALL, SHORT and DUP are offsets of blocks.
 USAGE_FIELDS: Final = (
@@ -278,18 +279,32 @@ class UsageRollup:
         return rollup
 
 
-def accumulate(records: Iterable[UsageRecord], rollup: UsageRollup | None = None) -> UsageRollup:
+def accumulate(
+    records: Iterable[UsageRecord],
+    rollup: UsageRollup | None = None,
+    *,
+    on_progress: Callable[[int], None] | None = None,
+) -> UsageRollup:
     """Stream ``records`` into ``rollup`` (a new one by default) and return it.
 
     Given an :class:`~apex_core.cost.importing.ImportResult`, its row counts
     (rejections included) and notes are added to ``rollup.rows`` / ``notes``;
     given plain records, each counts as one row read and imported.
+    ``on_progress`` gets an import's bytes read so far, now and then.
     """
     target = UsageRollup() if rollup is None else rollup
     add = target.add
     if isinstance(records, ImportResult):
-        for record in records:
-            add(record)
+        if records.native_csv:
+            # native_fast builds on this module, so it is imported where it is used
+            from apex_core.cost.native_fast import accumulate_csv  # noqa: PLC0415
+
+            accumulate_csv(records, target, on_progress)
+        else:
+            for count, record in enumerate(records, start=1):
+                add(record)
+                if on_progress is not None and count % PROGRESS_EVERY_ROWS == 0:
+                    on_progress(records.bytes_read())
         target.rows.merge(records.stats)
         for note in records.notes:
             if note not in target.notes:
