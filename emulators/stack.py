@@ -105,7 +105,12 @@ def start_stack(
     edge = group.start(
         "edge",
         [sys.executable, "-m", "edge_ws"],
-        env={**env, "HOST": host, "PORT": str(ports.edge)},
+        env={
+            **env,
+            "HOST": host,
+            "PORT": str(ports.edge),
+            "INGEST_URL": f"http://{host}:{ports.ingest_usage}/",
+        },
         cwd=REPO_ROOT,
     )
     edge.wait_ready(

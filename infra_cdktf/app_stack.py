@@ -7,12 +7,12 @@ pushed and the JWT secret has a version (docs/DEPLOY.md).
 from __future__ import annotations
 
 from cdktf import TerraformOutput, TerraformStack
-from cdktf_cdktf_provider_google.firestore_database import FirestoreDatabase
 from cdktf_cdktf_provider_google.provider import GoogleProvider
 from constructs import Construct
 
 from infra_cdktf.config import AppSettings
 from infra_cdktf.edge import Edge
+from infra_cdktf.firestore import Database
 from infra_cdktf.functions import Functions
 from infra_cdktf.iam import Identities
 from infra_cdktf.load_balancer import LoadBalancer
@@ -26,19 +26,7 @@ class AppStack(TerraformStack):
         project = settings.project.project_id
         GoogleProvider(self, "google", project=project, region=settings.project.region)
 
-        FirestoreDatabase(
-            self,
-            "firestore",
-            project=project,
-            name="(default)",
-            location_id=settings.project.region,
-            type="FIRESTORE_NATIVE",
-            concurrency_mode="PESSIMISTIC",
-            point_in_time_recovery_enablement="POINT_IN_TIME_RECOVERY_ENABLED",
-            delete_protection_state="DELETE_PROTECTION_ENABLED",
-            # Tearing the stack down leaves the data in place (DEPLOY.md says how to delete it).
-            deletion_policy="ABANDON",
-        )
+        Database(self, "firestore", project=project, location=settings.project.region)
 
         identities = Identities(self, "identities", project_id=project)
         accounts = identities.accounts
