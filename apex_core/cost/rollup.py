@@ -236,21 +236,26 @@ class UsageRollup:
         return rollup
 
     def to_chunks(self, max_bytes: int = CHUNK_BYTES) -> list[dict[str, Any]]:
-        """Split into dicts each at most ``max_bytes`` as compact JSON (one Firestore doc each)."""
+        """Split into dicts each at most ``max_bytes`` as JSON (one Firestore document each).
+
+        Firestore refuses arrays directly inside arrays, so in chunks each cell
+        row is a compact JSON string (``to_json`` keeps them as arrays).
+        """
         header = self._header()
         empty = {**header, "chunk": 0, "chunks": 0, "cells": [], "user_cells": []}
         budget = max_bytes - len(_compact(empty)) - 64
         if budget < 1024:
             raise BadRollup(f"max_bytes={max_bytes} leaves no room for cells; use at least 64 KiB")
-        parts: list[dict[str, list[list[Any]]]] = [{"cells": [], "user_cells": []}]
+        parts: list[dict[str, list[str]]] = [{"cells": [], "user_cells": []}]
         used = 0
         for table, rows in (("cells", _rows(self.cells)), ("user_cells", _rows(self.user_cells))):
             for row in rows:
-                size = len(_compact(row)) + 2  # ", " between list items
+                encoded = json.dumps(row, separators=(",", ":"))
+                size = len(json.dumps(encoded)) + 2  # ", " between list items
                 if used + size > budget and (parts[-1]["cells"] or parts[-1]["user_cells"]):
                     parts.append({"cells": [], "user_cells": []})
                     used = 0
-                parts[-1][table].append(row)
+                parts[-1][table].append(encoded)
                 used += size
         return [
             {**header, "chunk": index, "chunks": len(parts), **tables}
@@ -275,7 +280,9 @@ class UsageRollup:
         rollup = cls()
         _read_header(rollup, items[0])
         for item in items:
-            _read_cells(rollup, item)
+            _read_cells(
+                rollup, {table: _decoded(item.get(table)) for table in ("cells", "user_cells")}
+            )
         return rollup
 
 
@@ -350,6 +357,15 @@ def _read_header(rollup: UsageRollup, data: Any) -> None:
         rollup.notes.extend(str(note) for note in data.get("notes") or [])
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
         raise BadRollup(f"malformed roll-up header: {exc}") from exc
+
+
+def _decoded(rows: Any) -> list[Any]:
+    if not isinstance(rows, list) or not all(isinstance(row, str) for row in rows):
+        raise BadRollup("malformed roll-up chunk: cell rows must be JSON strings")
+    try:
+        return [json.loads(row) for row in rows]
+    except json.JSONDecodeError as exc:
+        raise BadRollup(f"malformed roll-up chunk: a cell row is not JSON ({exc.msg})") from exc
 
 
 def _rows(table: dict[CellKey, list[int]]) -> list[list[Any]]:

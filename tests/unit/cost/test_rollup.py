@@ -52,7 +52,13 @@ def test_chunks_stay_under_the_limit_and_reassemble_in_any_order() -> None:
 
 def test_default_chunks_fit_a_firestore_document() -> None:
     rollup = accumulate(_plain_records(20000))
-    assert all(len(json.dumps(chunk)) < 1024 * 1024 for chunk in rollup.to_chunks())
+    chunks = rollup.to_chunks()
+    assert all(len(json.dumps(chunk)) < 1024 * 1024 for chunk in chunks)
+    # Firestore refuses an array directly inside an array
+    for chunk in chunks:
+        for value in chunk.values():
+            if isinstance(value, list):
+                assert not any(isinstance(item, list) for item in value)
 
 
 def test_malformed_json_is_refused() -> None:
