@@ -168,6 +168,7 @@ function connectionStatus(status) {
       } else {
         state.refusedUserToken = true;
         connection.stop();
+        $("demo-banner").hidden = true;
         setConnection("refused", "Not connected: sign-in refused");
         showAlert(
           "The server refused your access token",
@@ -680,12 +681,15 @@ async function upload(event) {
   button.textContent = "Uploading…";
   $("upload-result").replaceChildren(el("p", "muted small", `Uploading ${file.name}…`));
   try {
-    const response = await fetch(state.ingestUrl, {
+    // The file's bytes as the body; its name as a query parameter (no extra header, so
+    // a cross-origin ingest URL needs to allow only Authorization and Content-Type).
+    const target = new URL(state.ingestUrl, location.href);
+    target.searchParams.set("filename", file.name);
+    const response = await fetch(target, {
       method: "POST",
       headers: {
         Authorization: `Bearer ${token}`,
         "Content-Type": file.type || "application/octet-stream",
-        "X-Filename": encodeURIComponent(file.name),
       },
       body: file,
     });
@@ -706,7 +710,10 @@ async function upload(event) {
     }
     showUploadSummary(body, file.name);
   } catch (err) {
-    showUploadError(`Could not reach the upload service at ${state.ingestUrl} (${err.message}).`);
+    showUploadError(
+      `Could not reach the upload service at ${state.ingestUrl} (${err.message}): it is down, ` +
+        "or it does not accept uploads from this page (CORS).",
+    );
   } finally {
     button.disabled = false;
     button.textContent = "Upload";
@@ -753,6 +760,14 @@ function wire() {
     signOut();
   });
   $("upload-form").addEventListener("submit", upload);
+  // Threads and upload: always shown beside the conversation on wide screens,
+  // folded above it on narrow ones (same order on screen as for the keyboard).
+  const narrow = window.matchMedia("(max-width: 820px)");
+  const fold = () => {
+    $("sidebar-more").open = !narrow.matches;
+  };
+  narrow.addEventListener("change", fold);
+  fold();
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && !$("signin-panel").hidden) {
       toggleSignIn(false);

@@ -19,6 +19,7 @@ import os
 import re
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,7 +28,14 @@ from typing import Any
 
 import jwt
 import pytest
-from playwright.sync_api import Browser, Page, Route, ViewportSize, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    Page,
+    ViewportSize,
+    WebSocketRoute,
+    expect,
+    sync_playwright,
+)
 
 from emulators.processes import ProcessGroup, free_port
 from emulators.stack import REPO_ROOT, Stack, StackPorts, start_stack
@@ -231,6 +239,56 @@ def test_a_reload_mid_run_shows_the_run_continuing_to_the_end(
     assert page.locator(".run-card .report").count() == 1
     assert page.locator(".message--user").count() == 1
     assert page.evaluate("sessionStorage.getItem('apex.active_run')") is None
+
+
+RECORD_STATUS = """
+() => {
+  window.__states = [];
+  const status = document.getElementById("connection-status");
+  new MutationObserver(() => window.__states.push(status.dataset.state)).observe(status, {
+    attributes: true,
+    attributeFilter: ["data-state"],
+  });
+}
+"""
+
+
+def test_a_dropped_connection_reconnects_as_the_same_user_and_resumes_the_run(
+    browser: Browser, paced_stack: PacedStack, tabs: list[Tab]
+) -> None:
+    tab = open_tab(browser, paced_stack.stack.http_url)
+    tabs.append(tab)
+    page = tab.page
+    sockets: list[WebSocketRoute] = []
+
+    def through(ws: WebSocketRoute) -> None:
+        # pass every frame through to the real edge; the test can cut the page's side
+        sockets.append(ws)
+        ws.connect_to_server()
+
+    page.route_web_socket(re.compile(r"/ws$"), through)
+    page.reload()  # connect again, now through the route
+    expect_connected(page)
+    send(page, "Analyze my AI costs")
+    card = page.locator(".run-card").last
+    expect(card.locator('[data-agent="triage"]')).to_have_attribute(
+        "data-state", "done", timeout=RUN_MS
+    )
+    assert card.get_attribute("data-status") == "running"
+
+    page.evaluate(RECORD_STATUS)
+
+    sockets[-1].close(code=1001, reason="rotating")  # what the edge does before Cloud Run's timeout
+
+    page.wait_for_function("window.__states.includes('reconnecting')")
+    expect_connected(page)
+    assert len(sockets) >= 2
+    expect_run_completed(page)
+    tool_ids = card.locator(".tool").evaluate_all("items => items.map(i => i.dataset.toolCallId)")
+    assert len(tool_ids) == len(set(tool_ids))
+    # the same demo user: its thread is still listed after the reconnect
+    expect(page.locator(".thread-link", has_text="Analyze my AI costs")).to_have_count(1)
+    assert page.locator(".run-card").count() == 1
 
 
 def test_the_run_shows_live_progress_at_phone_width_without_horizontal_scroll(
@@ -511,38 +569,64 @@ def test_a_refused_token_is_explained_and_the_user_can_continue_as_demo(
 # ---------------------------------------------------------------- usage upload
 
 
-def ingest_status(url: str) -> int:
-    """What the ingest function answers an empty POST without credentials (its state)."""
-    request = urllib.request.Request(url, data=b"", method="POST")
+def http_status(request: urllib.request.Request) -> tuple[int, dict[str, str]]:
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
-            return int(response.status)
+            return int(response.status), {k.lower(): v for k, v in response.headers.items()}
     except urllib.error.HTTPError as exc:
-        return exc.code
+        return exc.code, {k.lower(): v for k, v in exc.headers.items()}
+
+
+def ingest_url_of(page_url: str) -> str:
+    with urllib.request.urlopen(f"{page_url}/config.json", timeout=10) as response:
+        config: dict[str, Any] = json.load(response)
+    return urllib.parse.urljoin(page_url + "/", str(config["ingest_url"]))
+
+
+def cors_allows(page_url: str, target: str) -> bool:
+    """Whether ``target`` lets a page at ``page_url`` POST with a bearer token (same origin: yes)."""
+    if urllib.parse.urlsplit(target).netloc == urllib.parse.urlsplit(page_url).netloc:
+        return True
+    preflight = urllib.request.Request(
+        target,
+        method="OPTIONS",
+        headers={
+            "Origin": page_url,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        },
+    )
+    _, headers = http_status(preflight)
+    return headers.get("access-control-allow-origin") in ("*", page_url)
 
 
 def test_a_usage_upload_shows_the_import_summary_or_the_servers_refusal(
     browser: Browser, stack: RunningStack, tabs: list[Tab]
 ) -> None:
-    # In Google Cloud the load balancer sends the page's /api/usage (config.json's
-    # ingest_url) to the ingest function. Locally nothing on the edge's origin
-    # serves it, so the test routes it there the same way.
-    ingest = stack.stack.ingest_url + "/"
-    tab = open_tab(browser, stack.stack.http_url)
+    page_url = stack.stack.http_url
+    ingest = ingest_url_of(page_url)
+    placeholder, _ = http_status(urllib.request.Request(ingest, data=b"", method="POST"))
+    tab = open_tab(browser, page_url)
     tabs.append(tab)
     page = tab.page
-    seen: list[dict[str, str]] = []
 
-    def to_ingest(route: Route) -> None:
-        seen.append(route.request.headers)
-        route.fulfill(response=route.fetch(url=ingest))
-
-    page.route("**/api/usage", to_ingest)
     page.get_by_label("Upload a usage export").set_input_files(str(SAMPLE_USAGE))
     page.get_by_role("button", name="Upload", exact=True).click()
 
     result = page.locator("#upload-result")
-    if ingest_status(ingest) == 501:
+    if not cors_allows(page_url, ingest):
+        # The browser may not read the answer: the page must still say what happened.
+        expect(result.locator(".upload-error")).to_contain_text(
+            f"Could not reach the upload service at {ingest}"
+        )
+        expect(result).to_contain_text("(CORS)")
+        tab.shot("desktop-upload")
+        pytest.xfail(
+            f"ingest_usage at {ingest} answers no CORS preflight for the page's origin "
+            f"{page_url}, so the browser cannot upload to it; it must allow that origin, POST "
+            "and the Authorization and Content-Type headers (docs/CLIENTS.md)"
+        )
+    if placeholder == 501:
         # ingest_usage is still the placeholder: the page must say so plainly
         expect(result.locator(".upload-error")).to_contain_text("HTTP 501")
         expect(result).to_contain_text("not_implemented: usage upload is not available yet")
@@ -550,5 +634,3 @@ def test_a_usage_upload_shows_the_import_summary_or_the_servers_refusal(
         expect(result.locator(".upload-summary")).to_contain_text("Imported", timeout=60_000)
         expect(result.locator(".upload-stats")).to_contain_text("Rejected")
     tab.shot("desktop-upload")
-    assert seen
-    assert seen[0]["authorization"].startswith("Bearer ")
