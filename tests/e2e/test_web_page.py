@@ -291,6 +291,27 @@ def test_a_dropped_connection_reconnects_as_the_same_user_and_resumes_the_run(
     assert page.locator(".run-card").count() == 1
 
 
+def test_cancel_stops_the_run_and_says_so(
+    browser: Browser, paced_stack: PacedStack, tabs: list[Tab]
+) -> None:
+    tab = open_tab(browser, paced_stack.stack.http_url)
+    tabs.append(tab)
+    page = tab.page
+    send(page, "Analyze my AI costs")
+    card = page.locator(".run-card").last
+    expect(card.locator('[data-agent="triage"]')).to_have_attribute(
+        "data-state", re.compile("working|done"), timeout=RUN_MS
+    )
+
+    card.get_by_role("button", name="Cancel").click()
+
+    expect(card).to_have_attribute("data-status", "cancelled", timeout=RUN_MS)
+    expect(card.locator(".run-error")).to_contain_text("The analysis was cancelled.")
+    expect(card.locator('[data-agent="supervisor"]')).to_have_attribute("data-state", "failed")
+    expect(card.locator(".report")).to_be_hidden()
+    expect(page.locator("#send")).to_have_attribute("aria-disabled", "false")
+
+
 def test_the_run_shows_live_progress_at_phone_width_without_horizontal_scroll(
     browser: Browser, paced_stack: PacedStack, tabs: list[Tab]
 ) -> None:
@@ -441,6 +462,77 @@ def test_the_static_code_never_writes_html_from_strings() -> None:
     index = (static / "index.html").read_text()
     assert "<script>" not in index  # the CSP allows no inline script
     assert "style=" not in index  # … and no inline style
+
+
+LOW_CONTRAST = """
+() => {
+  const rgba = (text) => {
+    const [r, g, b, a = 1] = text.match(/[\\d.]+/g).map(Number);
+    return { r, g, b, a };
+  };
+  const luminance = ({ r, g, b }) => {
+    const channel = (c) => {
+      const s = c / 255;
+      return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+    };
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
+  };
+  const background = (node) => {
+    for (let n = node; n; n = n.parentElement) {
+      const style = getComputedStyle(n);
+      if (style.backgroundImage !== "none") return null; // a gradient: not checked here
+      const color = rgba(style.backgroundColor);
+      if (color.a > 0.5) return color;
+    }
+    return { r: 255, g: 255, b: 255, a: 1 };
+  };
+  const problems = [];
+  for (const node of document.querySelectorAll("body *")) {
+    const text = Array.from(node.childNodes).filter((c) => c.nodeType === 3 && c.textContent.trim());
+    if (!text.length || !node.getClientRects().length) continue;
+    const style = getComputedStyle(node);
+    if (style.visibility === "hidden" || node.closest("[hidden], .visually-hidden")) continue;
+    const bg = background(node);
+    if (!bg) continue;
+    const fg = luminance(rgba(style.color));
+    const back = luminance(bg);
+    const ratio = (Math.max(fg, back) + 0.05) / (Math.min(fg, back) + 0.05);
+    const size = parseFloat(style.fontSize);
+    const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+    if (ratio < (large ? 3 : 4.5)) {
+      problems.push(`${node.tagName.toLowerCase()}.${node.className} "${node.textContent.trim().slice(0, 40)}" ${ratio.toFixed(2)}:1`);
+    }
+  }
+  return problems;
+}
+"""
+
+
+def test_text_meets_wcag_aa_contrast_on_every_state_of_a_run(
+    browser: Browser, stack: RunningStack, tabs: list[Tab]
+) -> None:
+    tab = open_tab(browser, stack.stack.http_url)
+    tabs.append(tab)
+    page = tab.page
+    assert page.evaluate(LOW_CONTRAST) == []
+    page.get_by_label("Message", exact=True).fill("x" * 4001)  # the length error is shown
+    assert page.evaluate(LOW_CONTRAST) == []
+    page.get_by_label("Message", exact=True).fill("")
+
+    send(page, "Analyze my AI costs")
+    expect_run_completed(page)
+    assert page.evaluate(LOW_CONTRAST) == []
+    # the checker does flag low contrast
+    page.evaluate(
+        "() => { const p = document.createElement('p'); p.textContent = 'faint';"
+        " p.style.color = '#bbbbbb'; document.querySelector('main').append(p); }"
+    )
+    assert any('"faint"' in problem for problem in page.evaluate(LOW_CONTRAST))
+    page.evaluate("sessionStorage.setItem('apex.thread_id', 't-not-a-thread-of-yours')")
+    page.reload()  # an error alert, and a finished thread in the list
+    expect(page.locator("#alerts .alert").first).to_be_visible(timeout=30_000)
+
+    assert page.evaluate(LOW_CONTRAST) == []
 
 
 # ---------------------------------------------------------------- composer, keyboard, errors
