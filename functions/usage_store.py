@@ -5,7 +5,7 @@ Layout (every document carries ``user_id``; every read checks it)::
     users/{user_id}/uploads/{upload_id}
         user_id, upload_id, kind ("upload" | "demo"), source, status ("complete"),
         format, chunk_count, cells, requests, rows_imported, rows_rejected,
-        first_day, last_day, created_at
+        first_day, last_day, created_at, usage_format (uploads through ingest)
     users/{user_id}/uploads/{upload_id}/chunks/{n}      n = 0 … chunk_count-1, as "%04d"
         user_id, upload_id, n, data   (``data``: one ``UsageRollup.to_chunks()`` dict as
                                        compact JSON text — Firestore cannot store the
@@ -15,7 +15,8 @@ Writers store the chunks first and the upload document last, so a reader that
 lists ``status == "complete"`` uploads never sees a half-written one. Reading a
 user's usage merges the chunks of all complete uploads. A demo dataset is
 stored the same way as the pseudo-upload ``demo``. Usage ingest
-(``functions/ingest.py``) is meant to write uploads with :meth:`UsageStore.save_upload`.
+(``functions/ingest.py``) writes uploads with :meth:`UsageStore.save_upload`, keyed by a
+content hash, and finds an earlier identical upload with :meth:`UsageStore.get_upload`.
 
 The roll-up is the cost engine's :class:`apex_core.cost.UsageRollup`: an upload's
 chunks are reassembled with ``UsageRollup.from_chunks`` and uploads are merged.
@@ -30,6 +31,7 @@ from datetime import UTC, date, datetime
 from typing import Any, Final
 
 from google.api_core import exceptions as gexc
+from google.api_core import retry as gretry
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
@@ -63,6 +65,8 @@ class UploadInfo:
     rows_rejected: int
     first_day: str | None
     last_day: str | None
+    usage_format: str | None = None
+    """The usage file's format (``read_usage``'s ``result.format``), when the writer gave it."""
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> UploadInfo:
@@ -77,6 +81,7 @@ class UploadInfo:
             rows_rejected=int(doc.get("rows_rejected", 0)),
             first_day=doc.get("first_day"),
             last_day=doc.get("last_day"),
+            usage_format=doc.get("usage_format"),
         )
 
 
@@ -120,18 +125,33 @@ class UsageOverview:
 
 
 class UsageStore:
-    """One user's usage uploads in Firestore."""
+    """One user's usage uploads in Firestore.
 
-    def __init__(self, db: firestore.Client, user_id: str) -> None:
+    ``deadline`` (seconds) bounds every Firestore call, retries included, so an
+    HTTP caller (usage ingest) answers 503 instead of waiting out the client's
+    default retry of several minutes; ``None`` keeps the client's defaults.
+    """
+
+    def __init__(
+        self, db: firestore.Client, user_id: str, *, deadline: float | None = None
+    ) -> None:
         self.db = db
         self.user_id = user_id
         self.uploads_ref = db.collection(names.USERS).document(user_id).collection(UPLOADS)
+        self._call: dict[str, Any] = (
+            {}
+            if deadline is None
+            else {
+                "retry": gretry.Retry(predicate=gretry.if_transient_error, timeout=deadline),
+                "timeout": deadline,
+            }
+        )
 
     def overview(self) -> UsageOverview:
         """The user's complete uploads, in upload id order."""
         with translate_errors(f"listing usage uploads of user {self.user_id}"):
             query = self.uploads_ref.where(filter=FieldFilter("status", "==", "complete"))
-            snaps = list(query.stream())
+            snaps = list(query.stream(**self._call))
         docs = [s.to_dict() or {} for s in snaps]
         infos = [UploadInfo.from_doc(d) for d in docs if d.get("user_id") == self.user_id]
         return UsageOverview(tuple(sorted(infos, key=lambda u: u.upload_id)))
@@ -148,7 +168,7 @@ class UsageStore:
         if not refs:
             return merged
         with translate_errors(f"reading usage chunks of user {self.user_id}"):
-            snaps = list(self.db.get_all(refs))
+            snaps = list(self.db.get_all(refs, **self._call))
         found = {s.reference.path: s for s in snaps if s.exists}
         for upload in overview.uploads:
             chunks = []
@@ -178,13 +198,32 @@ class UsageStore:
                 ) from exc
         return merged
 
+    def get_upload(self, upload_id: str) -> UploadInfo | None:
+        """This user's complete upload ``upload_id``, or ``None``."""
+        with translate_errors(f"reading usage upload {upload_id} of user {self.user_id}"):
+            snap = self.uploads_ref.document(upload_id).get(**self._call)
+        doc = snap.to_dict() if snap.exists else None
+        if doc is None or doc.get("status") != "complete":
+            return None
+        if doc.get("user_id") != self.user_id:
+            raise StoredUsageInvalid(f"{snap.reference.path} names user {doc.get('user_id')!r}")
+        return UploadInfo.from_doc(doc)
+
     def save_upload(
-        self, upload_id: str, rollup: UsageRollup, *, kind: str, source: str, exclusive: bool
+        self,
+        upload_id: str,
+        rollup: UsageRollup,
+        *,
+        kind: str,
+        source: str,
+        exclusive: bool,
+        usage_format: str | None = None,
     ) -> UploadInfo:
         """Store ``rollup`` as upload ``upload_id``: chunks first, then the upload document.
 
         With ``exclusive`` the upload document is created with ``create()`` and an
         existing one wins (:class:`FileExistsError` is raised; nothing is overwritten).
+        ``usage_format`` (the file's format, e.g. ``openai-usage``) is stored when given.
         """
         pieces = rollup.to_chunks()
         upload_ref = self.uploads_ref.document(upload_id)
@@ -204,6 +243,8 @@ class UsageStore:
             "last_day": _day(rollup.last_seen),
             "created_at": datetime.now(UTC),
         }
+        if usage_format is not None:
+            doc["usage_format"] = usage_format
         with translate_errors(f"storing usage upload {upload_id} of user {self.user_id}"):
             batch = self.db.batch()
             for n, piece in enumerate(pieces):
@@ -216,12 +257,12 @@ class UsageStore:
                         "data": json.dumps(piece, separators=(",", ":")),
                     },
                 )
-            batch.commit()
+            batch.commit(**self._call)
             try:
                 if exclusive:
-                    upload_ref.create(doc)
+                    upload_ref.create(doc, **self._call)
                 else:
-                    upload_ref.set(doc)
+                    upload_ref.set(doc, **self._call)
             except gexc.AlreadyExists as exc:
                 raise FileExistsError(upload_ref.path) from exc
         return UploadInfo.from_doc(doc)
@@ -233,7 +274,7 @@ class UsageStore:
         """
         for _ in range(2):
             with translate_errors(f"reading the demo upload of user {self.user_id}"):
-                snap = self.uploads_ref.document(DEMO_UPLOAD_ID).get()
+                snap = self.uploads_ref.document(DEMO_UPLOAD_ID).get(**self._call)
             existing = snap.to_dict() if snap.exists else None
             if existing is not None:
                 if existing.get("user_id") != self.user_id:
