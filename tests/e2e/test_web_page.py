@@ -479,9 +479,7 @@ LOW_CONTRAST = """
   };
   const background = (node) => {
     for (let n = node; n; n = n.parentElement) {
-      const style = getComputedStyle(n);
-      if (style.backgroundImage !== "none") return null; // a gradient: not checked here
-      const color = rgba(style.backgroundColor);
+      const color = rgba(getComputedStyle(n).backgroundColor);
       if (color.a > 0.5) return color;
     }
     return { r: 255, g: 255, b: 255, a: 1 };
