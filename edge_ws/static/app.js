@@ -593,53 +593,67 @@ async function loadConfig() {
   }
 }
 
-function showUploadError(text) {
+function showUploadError(text, summary) {
   const result = $("upload-result");
   const box = el("div", "upload-error");
   box.setAttribute("role", "alert");
   box.append(el("strong", "", "Upload failed"), el("p", "", text));
+  if (summary && typeof summary === "object" && summary.rows) appendRejections(box, summary);
   result.replaceChildren(box);
 }
 
+const count = (value) => (Number.isFinite(Number(value)) ? Number(value) : 0).toLocaleString("en-US");
+
+/** The ingest function's answer (docs/USAGE_FORMATS.md, "Uploading usage"). */
 function showUploadSummary(summary, fileName) {
   const result = $("upload-result");
+  const rows = summary.rows && typeof summary.rows === "object" ? summary.rows : {};
   const box = el("div", "upload-summary");
-  box.append(el("strong", "", `Imported ${fileName}`));
-  const imported = Number(summary.imported ?? summary.imported_count ?? 0);
-  const rejectedValue = summary.rejected ?? summary.rejected_count ?? 0;
-  const rejected = Array.isArray(rejectedValue) ? rejectedValue.length : Number(rejectedValue);
+  const title = summary.duplicate
+    ? `${fileName} was already uploaded: nothing is counted twice`
+    : `Imported ${fileName}`;
+  box.append(el("strong", "", title));
   const stats = el("dl", "upload-stats");
-  stats.append(el("dt", "", "Imported"), el("dd", "", imported.toLocaleString("en-US")));
-  stats.append(el("dt", "", "Rejected"), el("dd", "", rejected.toLocaleString("en-US")));
+  const add = (label, value) => stats.append(el("dt", "", label), el("dd", "", value));
+  add("Imported", `${count(rows.imported)} rows`);
+  add("Rejected", `${count(rows.rejected)} rows`);
+  if (summary.requests !== undefined) add("Requests", count(summary.requests));
+  if (summary.first_day) add("Period", summary.last_day && summary.last_day !== summary.first_day ? `${summary.first_day} – ${summary.last_day}` : String(summary.first_day));
+  if (Array.isArray(summary.models) && summary.models.length) add("Models", summary.models.length.toLocaleString("en-US"));
+  if (summary.format) add("Format", String(summary.format));
   box.append(stats);
-  const reasons = collectReasons(summary);
+  appendRejections(box, summary);
+  for (const note of Array.isArray(summary.notes) ? summary.notes.slice(0, 5) : []) {
+    box.append(el("p", "small", String(note)));
+  }
+  if (!summary.duplicate) box.append(el("p", "small", "Ask for an analysis to include it."));
+  result.replaceChildren(box);
+  announce(`Imported ${count(rows.imported)} rows, rejected ${count(rows.rejected)}`);
+}
+
+/** Why rows were rejected: counts per reason, then the first rejected lines. */
+function appendRejections(box, summary) {
+  const rows = summary.rows && typeof summary.rows === "object" ? summary.rows : {};
+  const reasons = rows.reasons && typeof rows.reasons === "object" ? Object.entries(rows.reasons) : [];
   if (reasons.length) {
     box.append(el("p", "small", "Why rows were rejected:"));
     const list = el("ul", "reasons");
-    for (const reason of reasons.slice(0, 20)) list.append(el("li", "", reason));
+    for (const [reason, times] of reasons.slice(0, 10)) list.append(el("li", "", `${reason}: ${count(times)}`));
     box.append(list);
   }
-  result.replaceChildren(box);
-  announce(`Imported ${imported} records, rejected ${rejected}`);
-}
-
-/** Reasons in whatever shape the summary gives them: a map reason→count, a list of strings or objects. */
-function collectReasons(summary) {
-  const raw = summary.reasons ?? summary.rejections ?? summary.rejected_reasons ?? (Array.isArray(summary.rejected) ? summary.rejected : null);
-  if (!raw) return [];
-  if (Array.isArray(raw)) {
-    return raw.map((item) => {
-      if (item && typeof item === "object") {
-        const where = item.line ?? item.row ?? item.index;
-        const why = item.reason ?? item.message ?? item.error ?? JSON.stringify(item);
-        const times = item.count ? ` (${item.count}×)` : "";
-        return `${where !== undefined ? `line ${where}: ` : ""}${why}${times}`;
-      }
-      return String(item);
-    });
+  const examples = Array.isArray(summary.rejections) ? summary.rejections.slice(0, 5) : [];
+  if (examples.length) {
+    box.append(el("p", "small", examples.length === 1 ? "The rejected line:" : "The first rejected lines:"));
+    const list = el("ul", "reasons rejections");
+    list.setAttribute("aria-label", "Rejected lines");
+    for (const item of examples) {
+      if (!item || typeof item !== "object") continue;
+      const where = item.line !== undefined && item.line !== null ? `line ${item.line}` : String(item.where ?? "");
+      const detail = item.detail ? ` — ${item.detail}` : "";
+      list.append(el("li", "", `${where}: ${item.reason ?? "rejected"}${detail}`.slice(0, 300)));
+    }
+    box.append(list);
   }
-  if (typeof raw === "object") return Object.entries(raw).map(([why, count]) => `${why} (${count}×)`);
-  return [String(raw)];
 }
 
 /** "HTTP 501 Not Implemented — not_implemented: usage upload is not available yet" */
@@ -701,7 +715,7 @@ async function upload(event) {
       body = null;
     }
     if (!response.ok) {
-      showUploadError(uploadFailure(response, body, text));
+      showUploadError(uploadFailure(response, body, text), body);
       return;
     }
     if (!body || typeof body !== "object") {

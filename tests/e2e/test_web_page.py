@@ -62,7 +62,8 @@ PACED_STEP_MS = "300"
 HOSTILE = (
     '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=1"> Analyze my AI costs'
 )
-SAMPLE_USAGE = REPO_ROOT.parent / "shared" / "data" / "burstgpt" / "BurstGPT_1_first400.csv"
+# the project's own format, with good rows and rows the importer rejects
+SAMPLE_USAGE = REPO_ROOT / "tests" / "fixtures" / "usage" / "native_malformed.csv"
 
 
 # ---------------------------------------------------------------- fixtures
@@ -126,19 +127,22 @@ class PacedStack:
 
 @pytest.fixture(scope="module")
 def paced_stack(emulator_env: EmulatorEnv, jwt_secret: str) -> Iterator[PacedStack]:
-    """The whole product again, in its own project, with a pause before each agent step."""
+    """The whole product again, in its own project, with a pause before each agent step and
+    the page's origin allowed to upload (CORS) as a deployment configures it."""
     project = f"{emulator_env.project}-paced"
+    ports = StackPorts(
+        edge=free_port(), run_agent=free_port(), ingest_usage=free_port(), dead_letter=free_port()
+    )
     env = {
         **os.environ,
         **emulator_env.env(),
         "JWT_SECRET": jwt_secret,
         "DEMO_MODE": "1",
         "AGENT_STEP_DELAY_MS": PACED_STEP_MS,
+        # the page's origin, allowed to upload to the ingest function (another origin locally)
+        "ALLOWED_ORIGINS": f"http://127.0.0.1:{ports.edge}",
     }
     env.pop("ENVIRONMENT", None)
-    ports = StackPorts(
-        edge=free_port(), run_agent=free_port(), ingest_usage=free_port(), dead_letter=free_port()
-    )
     with ProcessGroup(log_dir=emulator_env.log_dir / project) as group:
         yield PacedStack(start_stack(group, project=project, env=env, ports=ports), jwt_secret)
 
@@ -690,12 +694,12 @@ def cors_allows(page_url: str, target: str) -> bool:
     return headers.get("access-control-allow-origin") in ("*", page_url)
 
 
-def test_a_usage_upload_shows_the_import_summary_or_the_servers_refusal(
-    browser: Browser, stack: RunningStack, tabs: list[Tab]
+def test_a_usage_upload_shows_the_import_summary_with_the_rejections(
+    browser: Browser, paced_stack: PacedStack, tabs: list[Tab]
 ) -> None:
-    page_url = stack.stack.http_url
+    page_url = paced_stack.stack.http_url
     ingest = ingest_url_of(page_url)
-    placeholder, _ = http_status(urllib.request.Request(ingest, data=b"", method="POST"))
+    assert cors_allows(page_url, ingest), f"{ingest} does not allow uploads from {page_url}"
     tab = open_tab(browser, page_url)
     tabs.append(tab)
     page = tab.page
@@ -703,24 +707,54 @@ def test_a_usage_upload_shows_the_import_summary_or_the_servers_refusal(
     page.get_by_label("Upload a usage export").set_input_files(str(SAMPLE_USAGE))
     page.get_by_role("button", name="Upload", exact=True).click()
 
-    result = page.locator("#upload-result")
-    if not cors_allows(page_url, ingest):
-        # The browser may not read the answer: the page must still say what happened.
-        expect(result.locator(".upload-error")).to_contain_text(
-            f"Could not reach the upload service at {ingest}"
-        )
-        expect(result).to_contain_text("(CORS)")
-        tab.shot("desktop-upload")
-        pytest.xfail(
-            f"ingest_usage at {ingest} answers no CORS preflight for the page's origin "
-            f"{page_url}, so the browser cannot upload to it; it must allow that origin, POST "
-            "and the Authorization and Content-Type headers (docs/CLIENTS.md)"
-        )
-    if placeholder == 501:
-        # ingest_usage is still the placeholder: the page must say so plainly
-        expect(result.locator(".upload-error")).to_contain_text("HTTP 501")
-        expect(result).to_contain_text("not_implemented: usage upload is not available yet")
-    else:
-        expect(result.locator(".upload-summary")).to_contain_text("Imported", timeout=60_000)
-        expect(result.locator(".upload-stats")).to_contain_text("Rejected")
+    summary = page.locator("#upload-result .upload-summary")
+    expect(summary).to_contain_text("Imported native_malformed.csv", timeout=60_000)
+    stats = summary.locator(".upload-stats")
+    expect(stats).to_contain_text(re.compile(r"Imported\s*[1-9]\d* rows"))
+    expect(stats).to_contain_text(re.compile(r"Rejected\s*[1-9]\d* rows"))
+    expect(summary).to_contain_text("Why rows were rejected:")
+    expect(summary.locator(".rejections li").first).to_contain_text(re.compile(r"^line \d+: "))
+    assert page.evaluate(LOW_CONTRAST) == []
     tab.shot("desktop-upload")
+
+    # the same file again: stored once, and the page says so
+    page.get_by_role("button", name="Upload", exact=True).click()
+    expect(summary).to_contain_text("was already uploaded: nothing is counted twice")
+
+
+def test_an_upload_the_server_refuses_shows_its_reason(
+    browser: Browser, paced_stack: PacedStack, tabs: list[Tab], tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_text("timestamp,provider,model,input_tokens,output_tokens\n")
+    tab = open_tab(browser, paced_stack.stack.http_url)
+    tabs.append(tab)
+    page = tab.page
+
+    page.get_by_label("Upload a usage export").set_input_files(str(empty))
+    page.get_by_role("button", name="Upload", exact=True).click()
+
+    error = page.locator("#upload-result .upload-error")
+    expect(error).to_contain_text("HTTP 422", timeout=60_000)
+    expect(error).to_contain_text("no_usable_rows")
+    expect(error).to_have_attribute("role", "alert")
+
+
+def test_an_upload_that_cannot_reach_the_ingest_service_is_reported(
+    browser: Browser, stack: RunningStack, tabs: list[Tab]
+) -> None:
+    page_url = stack.stack.http_url
+    ingest = ingest_url_of(page_url)
+    tab = open_tab(browser, page_url)
+    tabs.append(tab)
+    page = tab.page
+    # what the page sees when the service is down or refuses its origin (CORS): a failed fetch
+    page.route(re.compile("^" + re.escape(ingest)), lambda route: route.abort("failed"))
+
+    page.get_by_label("Upload a usage export").set_input_files(str(SAMPLE_USAGE))
+    page.get_by_role("button", name="Upload", exact=True).click()
+
+    error = page.locator("#upload-result .upload-error")
+    expect(error).to_contain_text(f"Could not reach the upload service at {ingest}")
+    expect(error).to_contain_text("(CORS)")
+    expect(page.get_by_role("button", name="Upload", exact=True)).to_be_enabled()
