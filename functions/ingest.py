@@ -39,6 +39,7 @@ STATUS: Final = {
     "too_large": 413,
     "unsupported_media_type": 415,
     "no_usable_rows": 422,
+    "usage_invalid": 500,
     "unavailable": 503,
 }
 """HTTP status per error code; any other :class:`ApexError` of an upload is a 400."""
@@ -104,12 +105,10 @@ def _handle(request: flask.Request, context: dict[str, Any]) -> Reply:
         return _upload(request, store, context)
     except ApexError as exc:
         status = STATUS.get(exc.code, 400)
-        log.log(
-            logging.WARNING if status >= 500 else logging.INFO,
-            "upload refused: %s",
-            exc.code,
-            extra=fields(**context, status=status),
-        )
+        if status >= 500:  # these messages name storage, never the file's contents
+            log.warning("ingest failed: %s", exc.message, extra=fields(**context, status=status))
+        else:  # a 4xx message may quote the file: log only its code
+            log.info("upload refused: %s", exc.code, extra=fields(**context, status=status))
         if isinstance(exc, Unavailable):  # its message names Firestore internals
             message = (
                 "usage storage is unavailable right now; send the same upload again in a "
