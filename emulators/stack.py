@@ -86,6 +86,9 @@ def start_stack(
             dead_letter=f"http://{host}:{ports.dead_letter}/",
         ),
     )
+    # The page is served by the edge and uploads cross-origin to ingest_usage.
+    page_origins = f"http://{host}:{ports.edge},http://localhost:{ports.edge}"
+    env.setdefault("ALLOWED_ORIGINS", page_origins)
     functions = [
         (names.RUN_AGENT_FUNCTION, ports.run_agent),
         (names.INGEST_USAGE_FUNCTION, ports.ingest_usage),

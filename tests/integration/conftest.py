@@ -92,6 +92,11 @@ class Functions:
             assert child.popen.poll() is None, f"{name} exited:\n{child.tail()}"
 
 
+def functions_project(emulator_env: EmulatorEnv) -> str:
+    """The project the functions-only tests use."""
+    return f"{emulator_env.project}-functions"
+
+
 @pytest.fixture(scope="session")
 def functions_stack(emulator_env: EmulatorEnv) -> Iterator[Functions]:
     ports = {
@@ -99,8 +104,11 @@ def functions_stack(emulator_env: EmulatorEnv) -> Iterator[Functions]:
         names.INGEST_USAGE_FUNCTION: free_port(),
         names.DEAD_LETTER_FUNCTION: free_port(),
     }
+    # A project of its own: the session project's push subscriptions belong to the
+    # ``stack`` fixture's functions, and provisioning is idempotent (it would keep them).
+    project = functions_project(emulator_env)
     provision(
-        emulator_env.project,
+        project,
         PushEndpoints(
             run_agent=f"http://{HOST}:{ports[names.RUN_AGENT_FUNCTION]}/",
             dead_letter=f"http://{HOST}:{ports[names.DEAD_LETTER_FUNCTION]}/",
@@ -109,12 +117,13 @@ def functions_stack(emulator_env: EmulatorEnv) -> Iterator[Functions]:
     env = {
         **os.environ,
         **emulator_env.env(),
+        "GOOGLE_CLOUD_PROJECT": project,
         "JWT_SECRET": secrets.token_urlsafe(32),
         "DEMO_MODE": "1",
         "PYTHONUNBUFFERED": "1",
         "AGENT_STEP_DELAY_MS": str(STEP_DELAY_MS),
     }
-    log_dir = emulator_env.log_dir / f"{emulator_env.project}-functions"
+    log_dir = emulator_env.log_dir / project
     with ProcessGroup(log_dir=log_dir) as group:
         children = {
             target: group.start(
@@ -125,7 +134,7 @@ def functions_stack(emulator_env: EmulatorEnv) -> Iterator[Functions]:
         for target, child in children.items():
             child.wait_ready(tcp_ready(HOST, ports[target]), timeout=60)
         yield Functions(
-            project=emulator_env.project,
+            project=project,
             processes=children,
             ingest_url=f"http://{HOST}:{ports[names.INGEST_USAGE_FUNCTION]}/",
         )
@@ -133,7 +142,7 @@ def functions_stack(emulator_env: EmulatorEnv) -> Iterator[Functions]:
 
 @pytest.fixture(scope="session")
 def db(emulator_env: EmulatorEnv) -> firestore.Client:
-    return firestore.Client(project=emulator_env.project)
+    return firestore.Client(project=functions_project(emulator_env))
 
 
 @pytest.fixture(scope="session")

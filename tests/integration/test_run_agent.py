@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -325,10 +322,3 @@ def test_a_greeting_is_answered_briefly(
     assert published[-1]["final"] is True
     assert published[-1]["result"]["intent"] == "off_topic"
     assert run_doc(db, request.run_id)["status"] == "completed"
-
-
-def test_ingest_usage_answers_not_implemented(functions_stack: Functions) -> None:
-    with pytest.raises(urllib.error.HTTPError) as caught:
-        urllib.request.urlopen(functions_stack.ingest_url, data=b"{}", timeout=10)
-    assert caught.value.code == 501
-    assert json.loads(caught.value.read())["error"]["code"] == "not_implemented"
