@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from apex_core.errors import ApexError
 
 
@@ -28,3 +30,31 @@ class RunAlreadyFinished(ApexError):
     """The run reached a terminal status elsewhere (another delivery, the dead-letter handler)."""
 
     code = "already_finished"
+
+
+class TooLarge(ApexError):
+    """The upload is larger than ``INGEST_MAX_BYTES``."""
+
+    code = "too_large"
+
+
+class UnsupportedMediaType(ApexError):
+    """The request body is neither a raw file nor multipart/form-data."""
+
+    code = "unsupported_media_type"
+
+
+class BadUpload(ApexError):
+    """The request is malformed (no file part, empty body, bad parameter)."""
+
+    code = "invalid_request"
+
+
+class NothingImported(ApexError):
+    """Every row of the file was rejected (or it has none): nothing is stored."""
+
+    code = "no_usable_rows"
+
+    def __init__(self, message: str, summary: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.summary = summary

@@ -29,6 +29,7 @@ from apex_core.errors import ApexError, AuthenticationError, Unavailable
 from apex_core.identity import AuthSettings, TokenVerifier
 from apex_core.logs import configure_logging, fields
 from functions import clients, upload
+from functions.errors import BadUpload, NothingImported
 from functions.usage_store import UsageOverview, UsageStore
 
 log = logging.getLogger("functions.ingest")
@@ -119,7 +120,7 @@ def _handle(request: flask.Request, context: dict[str, Any]) -> Reply:
         else:
             message = exc.message
         reply = _error(status, exc.code, message, retryable=exc.retryable)
-        if isinstance(exc, upload.NothingImported):
+        if isinstance(exc, NothingImported):
             reply.payload.update(exc.summary)
         return reply
 
@@ -182,12 +183,12 @@ def _read_body(
         part = request.files.get("file")
         form = dict(request.form.items())
     except HTTPException as exc:
-        raise upload.BadUpload(f"the multipart body cannot be parsed ({exc.description})") from exc
+        raise BadUpload(f"the multipart body cannot be parsed ({exc.description})") from exc
     if part is not None:
         return part.read(), part.filename, form
     if "file" in form:  # sent as a text field (curl -F 'file=<usage.csv')
         return form["file"].encode(), None, form
-    raise upload.BadUpload(
+    raise BadUpload(
         "the multipart upload has no 'file' field; send the usage file as the field 'file' "
         "(optional fields 'format' and 'model')"
     )

@@ -16,7 +16,8 @@ from typing import Any, Final, Literal
 
 from apex_core.cost import FORMATS, ImportResult, ModelMapping, UsageRollup, read_usage
 from apex_core.cost.rollup import ALL
-from apex_core.errors import ApexError, AuthenticationError
+from apex_core.errors import AuthenticationError
+from functions.errors import BadUpload, NothingImported, TooLarge, UnsupportedMediaType
 
 DEFAULT_MAX_BYTES: Final = 32 * 1024 * 1024
 DEFAULT_ALLOWED_ORIGINS: Final = ("http://127.0.0.1:8080", "http://localhost:8080")
@@ -46,34 +47,6 @@ RAW_TYPES: Final = frozenset(
 _UNSAFE_NAME_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
 BodyKind = Literal["raw", "multipart"]
-
-
-class TooLarge(ApexError):
-    """The upload is larger than ``INGEST_MAX_BYTES``."""
-
-    code = "too_large"
-
-
-class UnsupportedMediaType(ApexError):
-    """The request body is neither a raw file nor multipart/form-data."""
-
-    code = "unsupported_media_type"
-
-
-class BadUpload(ApexError):
-    """The request is malformed (no file part, empty body, bad parameter)."""
-
-    code = "invalid_request"
-
-
-class NothingImported(ApexError):
-    """Every row of the file was rejected (or it has none): nothing is stored."""
-
-    code = "no_usable_rows"
-
-    def __init__(self, message: str, summary: dict[str, Any]) -> None:
-        super().__init__(message)
-        self.summary = summary
 
 
 # ------------------------------------------------------------------ settings

@@ -9,6 +9,7 @@ import pytest
 from apex_core.cost import BadModelMapping, ModelMapping, UnknownUsageFormat, accumulate
 from apex_core.errors import AuthenticationError
 from functions import upload
+from functions.errors import BadUpload, TooLarge, UnsupportedMediaType
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "usage"
 TRACE = (
@@ -50,16 +51,16 @@ def test_body_kind() -> None:
     assert upload.body_kind("application/vnd.ms-excel", "identity") == "raw"
     assert upload.body_kind("multipart/form-data", None) == "multipart"
     for refused in ("image/png", "application/x-www-form-urlencoded", "application/zip"):
-        with pytest.raises(upload.UnsupportedMediaType, match="multipart/form-data"):
+        with pytest.raises(UnsupportedMediaType, match="multipart/form-data"):
             upload.body_kind(refused, None)
-    with pytest.raises(upload.UnsupportedMediaType, match="uncompressed"):
+    with pytest.raises(UnsupportedMediaType, match="uncompressed"):
         upload.body_kind("text/csv", "gzip")
 
 
 def test_declared_size() -> None:
     upload.check_declared_size(None, 10)
     upload.check_declared_size(10, 10)
-    with pytest.raises(upload.TooLarge, match="limit of 10 bytes"):
+    with pytest.raises(TooLarge, match="limit of 10 bytes"):
         upload.check_declared_size(11, 10)
 
 
@@ -97,9 +98,9 @@ def test_open_upload_detects_the_format_and_refuses_what_it_cannot_read() -> Non
     assert upload_id == upload.upload_id_for(
         TRACE, "trace", ModelMapping.parse("openai:gpt-4o-mini")
     )
-    with pytest.raises(upload.BadUpload, match="empty"):
+    with pytest.raises(BadUpload, match="empty"):
         upload.open_upload(b" \n", source="x", format=None, model=None)
-    with pytest.raises(upload.BadUpload, match="expected one of auto"):
+    with pytest.raises(BadUpload, match="expected one of auto"):
         upload.open_upload(b"{}", source="x", format="xlsx", model=None)
     with pytest.raises(BadModelMapping):
         upload.open_upload(TRACE, source="x", format=None, model="gpt-4")
