@@ -9,8 +9,6 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
-
 from apex_core.cost import (
     FORMATS,
     BadModelMapping,
@@ -180,6 +178,13 @@ def _is_native_csv(path: str, format_name: str) -> bool:
 def _accumulate_in_parallel(path: str, jobs: int, show_progress: bool) -> UsageRollup:
     if not show_progress:
         return accumulate_native_csv(path, jobs=jobs)
+    from rich.progress import (  # noqa: PLC0415 - 0.2 s of imports, only for a terminal
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TimeRemainingColumn,
+    )  # fmt: skip
+
     columns = (BarColumn(), DownloadColumn(), TimeRemainingColumn())
     # auto_refresh=False: no refresh thread exists while the workers are forked
     with Progress(*columns, transient=True, auto_refresh=False) as progress:
@@ -198,6 +203,13 @@ def _accumulate_with_progress(result: ImportResult, rollup: UsageRollup, show: b
     if not show or total is None or total < PROGRESS_MIN_BYTES:
         accumulate(result, rollup)
         return
+    from rich.progress import (  # noqa: PLC0415 - 0.2 s of imports, only for a terminal
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TimeRemainingColumn,
+    )  # fmt: skip
+
     columns = (BarColumn(), DownloadColumn(), TimeRemainingColumn())
     with Progress(*columns, transient=True) as progress:
         task = progress.add_task(result.source, total=total)
