@@ -167,9 +167,6 @@ def accumulate_native_duckdb(path: str, *, threads: int = 2) -> UsageRollup:
         con.execute(f"SET temp_directory = '{_sql_text(tempfile.gettempdir())}/apex-duckdb'")
         try:
             con.execute(_load_sql(path, width, field))
-            # the detectors' rows: the same view, with the cheap test first
-            repeat = f"{field['prompt_fingerprint']} <> '' OR {field['prefix_blocks']} <> ''"
-            con.execute(_load_sql(path, width, field, name="repeat_rows", where=repeat))
         except duckdb.InvalidInputException as exc:
             if "unicode" in str(exc).lower() or "utf" in str(exc).lower():
                 _python_error(path)  # the Python reader's own error, with its line
@@ -183,9 +180,7 @@ def _sql_text(text: str) -> str:
     return text.replace("'", "''")
 
 
-def _load_sql(
-    path: str, width: int, field: dict[str, str], *, name: str = "parsed", where: str = "TRUE"
-) -> str:
+def _load_sql(path: str, width: int, field: dict[str, str]) -> str:
     types = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width + 1))
     source = (
         f"read_csv('{_sql_text(path)}', header = true, all_varchar = true, delim = ',', "
@@ -213,7 +208,7 @@ def _load_sql(
     short = f"c{width - 1} IS NULL"
     # Canonical rows only go through the CASTs (the CASE guards them).
     return f"""
-CREATE TEMP VIEW {name} AS
+CREATE TEMP VIEW parsed AS
 WITH numbered AS (SELECT row_number() OVER () AS rn, * FROM {source}),
 checked AS (
   SELECT *, {ts} AS ts_text,
@@ -222,7 +217,7 @@ checked AS (
          ELSE '' END AS zone,
     (NOT ({short}) AND regexp_full_match({ts}, '{_TIMESTAMP_RE}') AND {" AND ".join(checks)}
      AND (NOT {repeat} OR {block_check})) AS shaped
-  FROM numbered WHERE {where}
+  FROM numbered
 ),
 typed AS (
   SELECT rn, shaped, zone, substr(ts_text, 21, greatest(length(ts_text) - 20 - length(zone), 0)) AS frac,
@@ -299,7 +294,7 @@ CREATE TEMP TABLE repeats AS
 SELECT rn, us, day, provider, model, feature, batch, tier, fp, blocks, block_tokens,
   requests, input_tokens, cached_input_tokens, cache_write_tokens, cache_write_1h_tokens,
   output_tokens, reasoning_tokens
-FROM repeat_rows WHERE ok
+FROM parsed WHERE (fp IS NOT NULL OR blocks <> '') AND ok
 """)
     con.execute(f"""
 CREATE TEMP TABLE dups AS
