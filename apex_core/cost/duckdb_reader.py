@@ -23,7 +23,7 @@ import mmap
 import os
 import re
 import tempfile
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from apex_core.cost.context import ImportContext
@@ -36,10 +36,9 @@ from apex_core.cost.repeats import (
     PREFIX_CACHE_TTL_SECONDS,
 )
 from apex_core.cost.rollup import (
-    DUP,
     MAX_END_USERS,
     MAX_FEATURES,
-    PREFIX_REQUESTS,
+    OTHER,
     SHORT_OUTPUT_TOKENS,
     UsageRollup,
     accumulate,
@@ -51,9 +50,6 @@ MEMORY_LIMIT: Final = "512MB"
 """DuckDB's memory limit; beyond it, sorts and windows spill to a temporary directory."""
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _DAY_US: Final = 86_400_000_000
-_MIN_US: Final = (datetime(1000, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
-_MAX_US: Final = (datetime(9999, 12, 31, tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
-_EPOCH_ORDINAL: Final = _EPOCH.toordinal()
 
 # Canonical forms, per kind of native column (the SQL side of one rule table).
 # ``{c}`` is the column's text (never NULL here: short rows are caught first).
@@ -122,17 +118,6 @@ def plain_csv_problem(path: str) -> str | None:
     return None
 
 
-def count_rows(path: str) -> int:
-    """Data rows of a file that passed :func:`plain_csv_problem`: its lines after the header."""
-    newlines = 0
-    last = b""
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 24):
-            newlines += chunk.count(b"\n")
-            last = chunk[-1:]
-    return newlines - 1 + (last != b"\n")
-
-
 def accumulate_native_duckdb(path: str, *, threads: int = 2) -> UsageRollup:
     """Read the native CSV file at ``path`` with DuckDB into a new roll-up.
 
@@ -156,14 +141,8 @@ def accumulate_native_duckdb(path: str, *, threads: int = 2) -> UsageRollup:
         name: (f"c{position}" if position < width else f"coalesce(c{width}, '')")
         for name, position in zip(COLUMNS, columns.positions, strict=True)
     }
-    con = duckdb.connect(
-        config={
-            "threads": max(threads, 1),
-            "memory_limit": MEMORY_LIMIT,
-        }
-    )
+    con = duckdb.connect(config={"threads": max(threads, 1), "memory_limit": MEMORY_LIMIT})
     try:
-        con.execute("SET enable_progress_bar = false")
         con.execute(f"SET temp_directory = '{_sql_text(tempfile.gettempdir())}/apex-duckdb'")
         try:
             con.execute(_load_sql(path, width, field))
@@ -171,7 +150,9 @@ def accumulate_native_duckdb(path: str, *, threads: int = 2) -> UsageRollup:
             if "unicode" in str(exc).lower() or "utf" in str(exc).lower():
                 _python_error(path)  # the Python reader's own error, with its line
             raise
-        return _build(con, path, width, count_rows(path))
+        stats = ImportStats()
+        _check_rows(con, path, width, stats)
+        return _build(con, stats, path)
     finally:
         con.close()
 
@@ -208,7 +189,7 @@ def _load_sql(path: str, width: int, field: dict[str, str]) -> str:
     short = f"c{width - 1} IS NULL"
     # Canonical rows only go through the CASTs (the CASE guards them).
     return f"""
-CREATE TEMP VIEW parsed AS
+CREATE TEMP TABLE parsed AS
 WITH numbered AS (SELECT row_number() OVER () AS rn, * FROM {source}),
 checked AS (
   SELECT *, {ts} AS ts_text,
@@ -245,10 +226,10 @@ judged AS (
   SELECT *, COALESCE(shaped AND local_ts IS NOT NULL
     AND cached_input_tokens + cache_write_tokens <= input_tokens
     AND reasoning_tokens <= output_tokens AND cache_write_1h_tokens <= cache_write_tokens
-    AND us BETWEEN {_MIN_US} AND {_MAX_US}, FALSE) AS ok
+    AND year(make_timestamp(us)) BETWEEN 1000 AND 9999, FALSE) AS ok
   FROM stamped
 )
-SELECT rn, ok, us, (us - ((us % {_DAY_US}) + {_DAY_US}) % {_DAY_US}) // {_DAY_US} AS day, provider, model, batch, tier,
+SELECT rn, ok, us, strftime(make_timestamp(us), '%Y-%m-%d') AS day, provider, model, batch, tier,
   feature, end_user, fp, blocks, input_tokens, output_tokens, cached_input_tokens,
   cache_write_tokens, cache_write_1h_tokens, reasoning_tokens, requests, block_tokens, latency,
   CASE WHEN NOT ok THEN [{", ".join(f"c{i}" for i in range(width + 1))}] END AS raw
@@ -263,14 +244,12 @@ def _python_error(path: str) -> None:
 
 def _check_rows(con: Any, path: str, width: int, stats: ImportStats) -> None:
     """Hand every non-canonical row to the Python reader; count its rejections."""
-    bad = con.execute(
-        f"SELECT rn, raw FROM parsed WHERE NOT ok LIMIT {MAX_PYTHON_ROWS + 1}"
-    ).fetchall()
-    if len(bad) > MAX_PYTHON_ROWS:
-        raise NotExact(f"{path}: more than {MAX_PYTHON_ROWS} rows are not in the canonical forms")
+    total, bad = con.execute("SELECT count(*), count(*) FILTER (NOT ok) FROM parsed").fetchone()
+    if bad > MAX_PYTHON_ROWS:
+        raise NotExact(f"{path}: {bad} rows are not in the canonical forms")
     with open(path, "rb") as handle:
         header = handle.readline()
-    for rn, raw in sorted(bad):
+    for rn, raw in con.execute("SELECT rn, raw FROM parsed WHERE NOT ok ORDER BY rn").fetchall():
         line = rn + 1
         fields = [value for value in raw if value is not None]
         text = header.rstrip(b"\r\n") + b"\n" + ",".join(fields).encode() + b"\n"
@@ -279,6 +258,8 @@ def _check_rows(con: Any, path: str, width: int, stats: ImportStats) -> None:
         if part.rows.imported:
             raise NotExact(f"{path}:{line}: a valid row not in the DuckDB reader's canonical forms")
         stats.merge(part.rows)
+    stats.read = total
+    stats.imported = total - stats.rejected
 
 
 def _seconds(column: str) -> str:
@@ -289,18 +270,11 @@ def _seconds(column: str) -> str:
 def _detect_repeats(con: Any, path: str) -> None:
     """Tables ``dups(rn, dup)`` and ``prefix(rn, hit, write)``: the detectors, in file order."""
     cap = MAX_TRACKED_IDS
-    con.execute("""
-CREATE TEMP TABLE repeats AS
-SELECT rn, us, day, provider, model, feature, batch, tier, fp, blocks, block_tokens,
-  requests, input_tokens, cached_input_tokens, cache_write_tokens, cache_write_1h_tokens,
-  output_tokens, reasoning_tokens
-FROM parsed WHERE (fp IS NOT NULL OR blocks <> '') AND ok
-""")
     con.execute(f"""
 CREATE TEMP TABLE dups AS
 WITH f AS (
   SELECT rn, us, provider, model, fp, row_number() OVER (ORDER BY rn) AS seq
-  FROM repeats WHERE fp IS NOT NULL
+  FROM parsed WHERE ok AND fp IS NOT NULL
 ), g AS (
   SELECT rn, seq, us, lag(us) OVER w AS prev_us, lag(seq) OVER w AS prev_seq,
     count(*) OVER () AS touches
@@ -317,8 +291,8 @@ FROM g
     con.execute(f"""
 CREATE TEMP TABLE touches AS
 WITH r AS (
-  SELECT p.rn, p.us, p.provider, p.model, p.blocks FROM repeats p LEFT JOIN dups d USING (rn)
-  WHERE p.blocks <> '' AND NOT coalesce(d.dup, FALSE)
+  SELECT p.rn, p.us, p.provider, p.model, p.blocks FROM parsed p LEFT JOIN dups d USING (rn)
+  WHERE p.ok AND p.blocks <> '' AND NOT coalesce(d.dup, FALSE)
 ), b AS (
   SELECT rn, us, provider, model, t.block, t.pos
   FROM r, unnest(string_split(r.blocks, ' ')) WITH ORDINALITY AS t(block, pos)
@@ -344,7 +318,7 @@ WITH h AS (
 ), t AS (
   SELECT h.rn, h.hits, p.block_tokens AS bt,
     least(h.blocks * p.block_tokens, p.input_tokens) AS prefix_tokens
-  FROM h JOIN repeats p USING (rn)
+  FROM h JOIN parsed p USING (rn)
 ), u AS (
   SELECT rn, prefix_tokens,
     CASE WHEN prefix_tokens < {minimum} THEN 0 ELSE least(hits * bt, prefix_tokens) END AS raw_hit
@@ -368,7 +342,7 @@ def _require_lru_exact(con: Any, path: str, table: str, flag: str, *, key: str, 
     (doubtful,) = con.execute(f"SELECT count(*) FROM {table} WHERE far AND {flag}").fetchone()
     if not doubtful:
         return
-    source = "repeats WHERE " + where if table == "dups" else "touches"
+    source = "parsed WHERE ok AND " + where if table == "dups" else "touches"
     (distinct,) = con.execute(f"SELECT count(DISTINCT {key}) FROM {source}").fetchone()
     if distinct > MAX_TRACKED_IDS:
         raise NotExact(
@@ -381,87 +355,47 @@ def _usage_sums(filter_sql: str = "") -> str:
     names = ("requests", "input_tokens", "cached_input_tokens", "cache_write_tokens",
              "cache_write_1h_tokens", "output_tokens", "reasoning_tokens")  # fmt: skip
     where = f" FILTER ({filter_sql})" if filter_sql else ""
-    # BIGINT, not sum's HUGEINT: converting INT128 to Python is slow (and 2^63 tokens is far)
-    return ", ".join(f"CAST(coalesce(sum({name}){where}, 0) AS BIGINT)" for name in names)
+    return ", ".join(f"coalesce(sum({name}){where}, 0)" for name in names)
 
 
-def _build(con: Any, path: str, width: int, total: int) -> UsageRollup:
-    """One scan for every cell's sums; the repeat rows (a few columns) once more."""
+def _build(con: Any, stats: ImportStats, path: str) -> UsageRollup:
+    _detect_repeats(con, path)
     short = f"requests > 0 AND output_tokens <= {SHORT_OUTPUT_TOKENS} * requests"
-    day_us = _DAY_US
-    rows = con.execute(f"""
-SELECT grouping(feature, end_user) AS level, day, provider, model,
-  CASE WHEN grouping(feature) = 0 THEN feature ELSE end_user END, batch, tier,
-  {_usage_sums()}, {_usage_sums(short)},
-  count(latency), CAST(coalesce(sum(latency), 0) AS BIGINT), coalesce(max(latency), 0), count(*),
-  min(us), max(us), bool_and(((us % {day_us}) + {day_us}) % {day_us} = 0)
-FROM parsed WHERE ok
-GROUP BY GROUPING SETS ((day, provider, model, feature, batch, tier),
-                        (day, provider, model, end_user, batch, tier), ())
+    labels = f"""
+fmap AS (
+  SELECT feature, CASE WHEN row_number() OVER (ORDER BY min(rn)) <= {MAX_FEATURES}
+    THEN feature ELSE '{OTHER}' END AS label FROM parsed WHERE ok GROUP BY feature
+), umap AS (
+  SELECT end_user, CASE WHEN row_number() OVER (ORDER BY min(rn)) <= {MAX_END_USERS}
+    THEN end_user ELSE '{OTHER}' END AS label FROM parsed WHERE ok GROUP BY end_user
+)"""
+    cells = con.execute(f"""
+WITH {labels}
+SELECT day, provider, model, fmap.label, batch, tier,
+  {_usage_sums()}, {_usage_sums(short)}, {_usage_sums("dups.dup")},
+  count(latency), coalesce(sum(latency), 0), coalesce(max(latency), 0),
+  coalesce(sum(requests) FILTER (prefix.rn IS NOT NULL), 0),
+  coalesce(sum(prefix.hit), 0), coalesce(sum(prefix.write), 0), count(*)
+FROM parsed p JOIN fmap USING (feature) LEFT JOIN dups USING (rn) LEFT JOIN prefix USING (rn)
+WHERE p.ok GROUP BY ALL ORDER BY min(p.rn)
 """).fetchall()
-    raw = UsageRollup()
-    days: dict[int, str] = {}
-    imported, daily = 0, True
-    first: int | None = None
-    last: int | None = None
-    for row in rows:
-        level, counters = row[0], row[7:]
-        if level == 3:
-            imported, first, last, daily = counters[17:21]
-            continue
-        number = row[1]
-        day = days.get(number) or days.setdefault(
-            number, date.fromordinal(_EPOCH_ORDINAL + number).isoformat()
-        )
-        key = (day, *row[2:7])
-        if level == 1:  # a feature cell
-            raw.cells[key] = [*map(int, counters[:14]), 0, 0, 0, 0, 0, 0, 0,
-                              *map(int, counters[14:17]), 0, 0, 0, int(counters[17])]  # fmt: skip
-        else:  # an end-user cell
-            raw.user_cells[key] = [*map(int, counters[:7]), int(counters[17])]
-    stats = raw.rows
-    if imported < total:
-        _check_rows(con, path, width, stats)
-    stats.read = total
-    stats.imported = total - stats.rejected
-    if imported != stats.imported:
-        raise NotExact(f"{path}: DuckDB and the line count disagree on the number of rows")
-    if first is not None and last is not None:
-        raw.first_seen = _EPOCH + timedelta(microseconds=first)
-        raw.last_seen = _EPOCH + timedelta(microseconds=last)
-        raw.daily_buckets = bool(daily)
-        _detect_repeats(con, path)
-        for row in con.execute(f"""
-SELECT day, provider, model, feature, batch, tier, {_usage_sums("dups.dup")},
-  CAST(coalesce(sum(requests) FILTER (prefix.rn IS NOT NULL), 0) AS BIGINT),
-  CAST(coalesce(sum(prefix.hit), 0) AS BIGINT), CAST(coalesce(sum(prefix.write), 0) AS BIGINT)
-FROM repeats LEFT JOIN dups USING (rn) LEFT JOIN prefix USING (rn) GROUP BY ALL
-""").fetchall():
-            cell = raw.cells[(days[row[0]], *row[1:6])]
-            cell[DUP : DUP + 7] = (int(v) for v in row[6:13])
-            cell[PREFIX_REQUESTS : PREFIX_REQUESTS + 3] = (int(v) for v in row[13:16])
-    features = {key[3] for key in raw.cells}
-    users = {key[3] for key in raw.user_cells}
-    if len(features) <= MAX_FEATURES and len(users) <= MAX_END_USERS:
-        raw._features, raw._users = features, users  # every label admitted, as in Python
-        return raw
-    _order_by_first_row(con, raw)
-    # Merging admits features and end users (up to MAX_FEATURES / MAX_END_USERS, the rest
-    # as '(other)') in the order the cells come, now the Python reader's order.
-    return UsageRollup().merge(raw)
-
-
-def _order_by_first_row(con: Any, raw: UsageRollup) -> None:
-    """Over a cap, order the cells by their label's first row: the order the Python reader admits."""
-    for table, column, cap in (
-        (raw.cells, "feature", MAX_FEATURES),
-        (raw.user_cells, "end_user", MAX_END_USERS),
-    ):
-        if len({key[3] for key in table}) <= cap:
-            continue
-        first = dict(
-            con.execute(f"SELECT {column}, min(rn) FROM parsed WHERE ok GROUP BY ALL").fetchall()
-        )
-        ordered = sorted(table.items(), key=lambda item: first[item[0][3]])
-        table.clear()
-        table.update(ordered)
+    user_cells = con.execute(f"""
+WITH {labels}
+SELECT day, provider, model, umap.label, batch, tier, {_usage_sums()}, count(*)
+FROM parsed JOIN umap USING (end_user) WHERE ok GROUP BY ALL ORDER BY min(rn)
+""").fetchall()
+    first, last, daily = con.execute(f"""
+SELECT min(us), max(us), coalesce(bool_and(((us % {_DAY_US}) + {_DAY_US}) % {_DAY_US} = 0), TRUE)
+FROM parsed WHERE ok
+""").fetchone()
+    rollup = UsageRollup()
+    rollup.cells = {tuple(row[:6]): [int(v) for v in row[6:]] for row in cells}
+    rollup.user_cells = {tuple(row[:6]): [int(v) for v in row[6:]] for row in user_cells}
+    rollup._features.update(key[3] for key in rollup.cells)
+    rollup._users.update(key[3] for key in rollup.user_cells)
+    if first is not None:
+        rollup.first_seen = _EPOCH + timedelta(microseconds=first)
+        rollup.last_seen = _EPOCH + timedelta(microseconds=last)
+    rollup.daily_buckets = bool(daily)
+    rollup.rows = stats
+    return rollup

@@ -172,19 +172,3 @@ def test_reader_duckdb_refuses_a_file_that_is_not_native_csv() -> None:
     done = _apex("analyze", str(fixture("openai_usage_completions.json")), "--reader", "duckdb")
     assert done.returncode == 2
     assert "--reader duckdb" in done.stderr
-
-
-def test_end_users_and_features_over_the_caps_fold_into_other_in_the_same_order(
-    tmp_path: Path,
-) -> None:
-    rng = random.Random(7)
-    rows = [
-        [f"2025-03-{1 + i % 3:02d}T00:00:{i % 60:02d}Z", "openai", "gpt-4o", 100 + i, 10,
-         f"feature-{rng.randrange(520)}", f"user-{rng.randrange(4000)}"]
-        for i in range(6000)
-    ]  # fmt: skip
-    header = ["timestamp", "provider", "model", "input_tokens", "output_tokens", "feature",
-              "end_user"]  # fmt: skip
-    expected = _same(_write(tmp_path / "many.csv", header, rows))
-    assert any(row[3] == "(other)" for row in expected["cells"])
-    assert any(row[3] == "(other)" for row in expected["user_cells"])
