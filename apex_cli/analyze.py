@@ -26,8 +26,6 @@ from apex_core.cost.parallel import PARALLEL_MIN_BYTES, accumulate_native_csv
 from apex_core.errors import ApexError
 
 PROGRESS_MIN_BYTES: Final = 8 * 1024 * 1024
-DUCKDB_MIN_BYTES: Final = 8 * 1024 * 1024
-READERS: Final = ("auto", "duckdb", "python")
 EXIT_USAGE: Final = 2
 
 
@@ -71,14 +69,6 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help="cores to read large native CSV files with (default: all available, %(default)s)",
     )
-    parser.add_argument(
-        "--reader",
-        choices=READERS,
-        default="auto",
-        help="native CSV reader: duckdb (SQL roll-up), python, or auto = duckdb for native CSV "
-        f"files of {DUCKDB_MIN_BYTES // 1048576} MiB or more (default: auto); the JSON notes "
-        "say which read each file",
-    )
     parser.set_defaults(run=run)
 
 
@@ -102,24 +92,7 @@ def run(args: argparse.Namespace) -> int:
     rollup = UsageRollup()
     show_progress = not args.no_progress and sys.stderr.isatty()
     for path in args.files:
-        native_csv = _is_native_csv(path, args.format)
-        if args.reader == "duckdb" and not native_csv:
-            return _usage_error(
-                f"--reader duckdb: {path} is not a native CSV file; use --reader auto or python"
-            )
-        wants_duckdb = args.reader == "duckdb" or (
-            args.reader == "auto" and native_csv and os.path.getsize(path) >= DUCKDB_MIN_BYTES
-        )
-        if wants_duckdb:
-            part, note = _read_with_duckdb(path, args.jobs)
-            if part is not None:
-                rollup.merge(part)
-                rollup.notes.append(note)
-                continue
-            rollup.notes.append(note)
-        elif native_csv:
-            rollup.notes.append(f"{path}: read with the python reader")
-        if args.jobs > 1 and native_csv and os.path.getsize(path) >= PARALLEL_MIN_BYTES:
+        if args.jobs > 1 and _is_large_native_csv(path, args.format):
             rollup.merge(_accumulate_in_parallel(path, args.jobs, show_progress))
             continue
         result = read_usage(
@@ -157,18 +130,8 @@ def _unreadable(path: str) -> str | None:
     return None
 
 
-def _read_with_duckdb(path: str, jobs: int) -> tuple[UsageRollup | None, str]:
-    """The DuckDB reader's roll-up and its note; ``None`` and why when only Python is exact."""
-    from apex_core.cost.duckdb_reader import NotExact, accumulate_native_duckdb  # noqa: PLC0415
-
-    try:
-        return accumulate_native_duckdb(path, threads=jobs), f"{path}: read with the duckdb reader"
-    except NotExact as exc:
-        return None, f"{path}: read with the python reader, not duckdb: {exc}"
-
-
-def _is_native_csv(path: str, format_name: str) -> bool:
-    if format_name not in ("auto", "native"):
+def _is_large_native_csv(path: str, format_name: str) -> bool:
+    if os.path.getsize(path) < PARALLEL_MIN_BYTES or format_name not in ("auto", "native"):
         return False
     with open(path, "rb") as handle:
         head = handle.read(65536)
