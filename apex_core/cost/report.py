@@ -21,10 +21,33 @@ def _cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ") or "(none)"
 
 
-def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+def _table(headers: list[str], rows: list[list[Any]], *, numeric: int = 0) -> list[str]:
+    """A markdown table whose last ``numeric`` columns hold numbers (right-aligned)."""
+    align = ["---"] * (len(headers) - numeric) + ["---:"] * numeric
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(align) + "|"]
     lines += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in rows]
     return lines
+
+
+def _period(period: dict[str, Any]) -> str:
+    """``over 29.8 days (2026-10-28 to 2026-11-26)``, or hours within one day."""
+    first, last = period["first_seen"], period["last_seen"]
+    if first is None or last is None:
+        return "over no recorded time"
+    days = float(period["days"])
+    length = f"{days:.1f} days" if days >= 1 else f"{days * 24:.1f} hours"
+    if first[:10] == last[:10]:
+        return f"over {length} ({first[:10]}, {first[11:16]} to {last[11:16]} UTC)"
+    return f"over {length} ({first[:10]} to {last[:10]})"
+
+
+def _evidence(item: dict[str, Any]) -> str:
+    evidence = item["evidence"]
+    return (
+        f"{evidence['requests']:,} requests on {evidence['model']}: "
+        f"{_money(evidence['observed_cost_usd'])} as used, "
+        f"{_money(evidence['what_if_cost_usd'])} repriced"
+    )
 
 
 def render_markdown(analysis: Analysis, *, top: int = 10) -> str:
@@ -35,8 +58,7 @@ def render_markdown(analysis: Analysis, *, top: int = 10) -> str:
     savings = sum(item["estimated_monthly_savings_usd"] for item in data["recommendations"])
     out = ["# AI cost analysis", ""]
     out.append(
-        f"**Total: {_money(total)}** over {period['days']:g} day(s) "
-        f"({period['first_seen'] or '-'} to {period['last_seen'] or '-'}); "
+        f"**Total: {_money(total)}** {_period(period)}; "
         f"projected {_money(period['projected_monthly_cost_usd'])} a month."
     )
     units = data["unit_costs"]
@@ -53,6 +75,7 @@ def render_markdown(analysis: Analysis, *, top: int = 10) -> str:
              f"{m['cached_input_tokens']:,}", f"{m['output_tokens']:,}", _money(m["cost_usd"])]
             for m in data["by_model"][:top]
         ],
+        numeric=5,
     )  # fmt: skip
     out += ["", "## Recommendations", ""]
     if data["recommendations"]:
@@ -62,12 +85,13 @@ def render_markdown(analysis: Analysis, *, top: int = 10) -> str:
         )
         out.append("")
         out += _table(
-            ["#", "Change", "Saves / month", "Assumption"],
+            ["#", "Change", "Saves / month", "Evidence", "Assumption"],
             [
                 [
                     index,
                     item["title"],
                     _money(item["estimated_monthly_savings_usd"]),
+                    _evidence(item),
                     item["assumption"],
                 ]
                 for index, item in enumerate(data["recommendations"], start=1)
@@ -84,25 +108,25 @@ def render_markdown(analysis: Analysis, *, top: int = 10) -> str:
         if len(rows) > 1 or (rows and rows[0][label]):
             out += ["", f"## {title}", ""]
             out += _table([label.replace("_", " ").capitalize(), "Requests", "Cost"],
-                          [[r[label], f"{r['requests']:,}", _money(r["cost_usd"])] for r in rows])  # fmt: skip
+                          [[r[label], f"{r['requests']:,}", _money(r["cost_usd"])] for r in rows], numeric=2)  # fmt: skip
     if len(data["week_over_week"]) > 1:
         out += ["", "## Week over week", ""]
         out += _table(["Week of", "Cost", "Change"], [
             [w["week_start"], _money(w["cost_usd"]),
              "-" if w["change_pct"] is None else f"{w['change_pct']:+.1f}%"]
             for w in data["week_over_week"]
-        ])  # fmt: skip
+        ], numeric=2)  # fmt: skip
     if data["spike_days"]:
         out += ["", "## Spike days", ""]
         out += _table(["Date", "Cost", "x median day"], [
             [s["date"], _money(s["cost_usd"]), f"{s['ratio']:g}"] for s in data["spike_days"]
-        ])  # fmt: skip
+        ], numeric=2)  # fmt: skip
     if data["unpriced"]:
         out += ["", "## Unpriced models (not in any total)", ""]
         out += _table(["Provider", "Model", "Records", "Input tokens", "Output tokens"], [
             [u["provider"], u["model"], f"{u['records']:,}", f"{u['input_tokens']:,}",
              f"{u['output_tokens']:,}"] for u in data["unpriced"]
-        ])  # fmt: skip
+        ], numeric=3)  # fmt: skip
     rows_info = data["rows"]
     out += ["", "## Rows", ""]
     out.append(

@@ -47,6 +47,12 @@ def test_markdown_has_model_and_recommendation_tables_from_the_numbers() -> None
     analysis = analyze(accumulate(_two_weeks()))
     text = render_markdown(analysis)
     assert "| openai | gpt-4o | 14 | 7,200,000 | 0 | 0 | $18.00 |" in text
+    assert "|---|---|---:|---:|---:|---:|---:|" in text  # numbers right-aligned
+    first, last = (
+        analysis.to_json()["period"]["first_seen"],
+        analysis.to_json()["period"]["last_seen"],
+    )
+    assert f"({first[:10]} to {last[:10]})" in text
     assert "## Recommendations" in text
     assert "## Spike days" in text
     assert "| 2025-03-12 | $5.00 | 5 |" in text
