@@ -55,7 +55,11 @@ def parse_optional_float(value: object, name: str) -> float | None:
         raise RowRejected(
             f"bad number in {name}", f"expected a number, got {str(value)[:40]!r}"
         ) from None
-    if number < 0 or math.isnan(number):
+    if not math.isfinite(number):
+        raise RowRejected(
+            f"bad number in {name}", f"expected a finite number >= 0, got {str(value)[:40]!r}"
+        )
+    if number < 0:
         raise RowRejected(f"negative {name}", f"expected a number >= 0, got {value!r}")
     return number
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from apex_core.cost.context import short_row
 from apex_core.cost.importing import ImportResult
-from apex_core.cost.native_format import _FALSE_TEXT, _TRUE_TEXT, csv_columns, row_item
+from apex_core.cost.native_format import _FALSE_TEXT, _INF, _TRUE_TEXT, csv_columns, row_item
 from apex_core.cost.records import Rejection
 from apex_core.cost.rollup import (
     _DAYS,
@@ -93,7 +93,7 @@ def accumulate_csv(  # noqa: PLR0915 - one flat hot loop, kept inline on purpose
                         and reasoning <= output
                         and write_1h <= write
                         and (batch_text in false_text or batch_text in true_text)
-                        and (latency is None or latency >= 0)
+                        and (latency is None or 0 <= latency < _INF)
                         and provider
                         and model
                     )

@@ -47,6 +47,9 @@ OPTIONAL: Final = (
     "block_tokens",
 )
 COLUMNS: Final = REQUIRED + OPTIONAL
+# Latencies the fast path takes as they are; anything else (inf, nan, negative) goes
+# through the record path, which rejects it with a reason.
+_INF: Final = float("inf")
 _FALSE_TEXT: Final = frozenset({"", "false", "0", "False", "FALSE"})
 _TRUE_TEXT: Final = frozenset({"true", "1", "True", "TRUE"})
 
@@ -118,7 +121,7 @@ def row_item(
             and reasoning <= output
             and write_1h <= write
             and (batch_text in _FALSE_TEXT or batch_text in _TRUE_TEXT)
-            and (latency is None or latency >= 0)
+            and (latency is None or 0 <= latency < _INF)
             and provider
             and model
         )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from apex_core.cost import UnknownUsageFormat, read_usage
+from apex_core.cost import UnknownUsageFormat, accumulate, read_usage
 from apex_core.errors import ImportFailed
 from tests.unit.cost.conftest import fixture
 
@@ -69,3 +71,21 @@ def test_unknown_format_says_what_was_expected() -> None:
 def test_unreadable_path_is_an_import_failure() -> None:
     with pytest.raises(ImportFailed, match="cannot read usage file"):
         read_usage(fixture("does-not-exist.csv"))
+
+
+def test_non_finite_latency_is_rejected_on_both_native_paths(tmp_path: Path) -> None:
+    """inf/nan latencies were once taken by the fused CSV path and crashed the roll-up."""
+    rows = [
+        "timestamp,provider,model,input_tokens,output_tokens,latency_ms",
+        "2025-01-01T00:00:00Z,openai,gpt-4o,10,5,inf",
+        "2025-01-01T00:00:01Z,openai,gpt-4o,10,5,nan",
+        "2025-01-01T00:00:02Z,openai,gpt-4o,10,5,-1e400",
+        "2025-01-01T00:00:03Z,openai,gpt-4o,10,5,12.5",
+    ]
+    path = tmp_path / "latency.csv"
+    path.write_text("\n".join(rows) + "\n")
+    for source in (path, path.read_bytes()):
+        rollup = accumulate(read_usage(source, source_name="latency.csv"))
+        assert (rollup.rows.read, rollup.rows.imported, rollup.rows.rejected) == (4, 1, 3)
+        lines = sorted(example.line for example in rollup.rows.examples)
+        assert lines == [2, 3, 4]
