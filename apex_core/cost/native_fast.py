@@ -9,11 +9,10 @@ so results are identical to iterating the records; a test holds both to it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from apex_core.cost.context import short_row
 from apex_core.cost.importing import ImportResult
-from apex_core.cost.native_format import _FALSE_TEXT, _INF, _TRUE_TEXT, csv_columns, row_item
+from apex_core.cost.native_format import csv_columns, plain_values, row_item
 from apex_core.cost.records import Rejection
 from apex_core.cost.rollup import (
     _DAYS,
@@ -44,13 +43,11 @@ def accumulate_csv(  # noqa: PLR0915 - one flat hot loop, kept inline on purpose
     stats = result.stats
     try:
         reader, columns = csv_columns(text, context)
-        (ts_i, prov_i, model_i, in_i, out_i, cached_i, cw_i, cw1h_i, reas_i, req_i, batch_i,
-         tier_i, feat_i, user_i, lat_i, fp_i, blocks_i, _) = columns.positions  # fmt: skip
+        positions = columns.positions
+        (_, _, _, _, _, _, _, _, _, _, _,
+         tier_i, feat_i, user_i, _, fp_i, blocks_i, _) = positions  # fmt: skip
         width = columns.width
         offset = context.line_offset
-        fromiso = datetime.fromisoformat
-        utc = UTC
-        false_text, true_text = _FALSE_TEXT, _TRUE_TEXT
         cells, user_cells = rollup.cells, rollup.user_cells
         features, users = rollup._features, rollup._users
         admit = rollup._admit
@@ -68,38 +65,8 @@ def accumulate_csv(  # noqa: PLR0915 - one flat hot loop, kept inline on purpose
                     )
                 continue
             row.append("")
-            valid = False
-            if not (row[fp_i] or row[blocks_i]):
-                try:
-                    ts = fromiso(row[ts_i])
-                    if ts.tzinfo is not utc:
-                        ts = ts.replace(tzinfo=utc) if ts.tzinfo is None else ts.astimezone(utc)
-                    total_in = int(row[in_i])
-                    output = int(row[out_i])
-                    cached = int(row[cached_i] or 0)
-                    write = int(row[cw_i] or 0)
-                    write_1h = int(row[cw1h_i] or 0)
-                    reasoning = int(row[reas_i] or 0)
-                    req_text = row[req_i]
-                    requests = int(req_text) if req_text else 1
-                    lat_text = row[lat_i]
-                    latency = float(lat_text) if lat_text else None
-                    batch_text = row[batch_i]
-                    provider = row[prov_i].lower()
-                    model = row[model_i]
-                    valid = bool(
-                        (total_in | output | cached | write | write_1h | reasoning | requests) >= 0
-                        and cached + write <= total_in
-                        and reasoning <= output
-                        and write_1h <= write
-                        and (batch_text in false_text or batch_text in true_text)
-                        and (latency is None or 0 <= latency < _INF)
-                        and provider
-                        and model
-                    )
-                except ValueError:
-                    valid = False
-            if not valid:
+            values = None if row[fp_i] or row[blocks_i] else plain_values(row, positions)
+            if values is None:
                 item = row_item(row, columns, context, reader.line_num + offset)
                 stats.read += 1
                 if isinstance(item, Rejection):
@@ -111,11 +78,12 @@ def accumulate_csv(  # noqa: PLR0915 - one flat hot loop, kept inline on purpose
                 stats.imported += 1
                 continue
             fused += 1
+            (ts, total_in, output, cached, write, write_1h, reasoning, requests, latency, batch,
+             provider, model) = values  # fmt: skip
             ordinal = ts.toordinal()
             day = days.get(ordinal)
             if day is None:
                 day = days[ordinal] = ts.date().isoformat()
-            batch = batch_text in true_text
             tier = row[tier_i]
             feature = row[feat_i]
             if feature not in features:

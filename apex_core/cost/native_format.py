@@ -90,12 +90,20 @@ def _csv_rows(text: TextIO, context: ImportContext) -> RowStream:
         yield row_item(row, columns, context, reader.line_num + offset)
 
 
-def row_item(
-    row: list[str], columns: NativeColumns, context: ImportContext, line: int
-) -> UsageRecord | Rejection:
-    """One native CSV row (with a trailing ``""`` appended) as a record or a rejection."""
+PlainValues = tuple[datetime, int, int, int, int, int, int, int, float | None, bool, str, str]
+"""timestamp, input, output, cached, cache write, 1h cache write, reasoning, requests,
+latency, batch, provider, model."""
+
+
+def plain_values(row: list[str], positions: tuple[int, ...]) -> PlainValues | None:
+    """The typed values of a native CSV row whose fields are all plain and valid, else ``None``.
+
+    The one definition of a valid native row's numbers, shared by the record path
+    and the fused roll-up path (``native_fast``). ``None`` sends the caller to the
+    careful parse (:func:`row_item`'s slow path), which says exactly what is wrong.
+    """
     (ts_i, prov_i, model_i, in_i, out_i, cached_i, cw_i, cw1h_i, reas_i, req_i, batch_i,
-     tier_i, feat_i, user_i, lat_i, fp_i, blocks_i, bt_i) = columns.positions  # fmt: skip
+     _, _, _, lat_i, _, _, _) = positions  # fmt: skip
     try:
         ts = datetime.fromisoformat(row[ts_i])
         if ts.tzinfo is not UTC:
@@ -110,31 +118,51 @@ def row_item(
         requests = int(req_text) if req_text else 1
         lat_text = row[lat_i]
         latency = float(lat_text) if lat_text else None
-        batch_text = row[batch_i]
-        provider = row[prov_i].lower()
-        model = row[model_i]
+    except ValueError:
+        return None
+    batch_text = row[batch_i]
+    provider = row[prov_i].lower()
+    model = row[model_i]
+    valid = (
+        (total_in | output | cached | write | write_1h | reasoning | requests) >= 0
+        and cached + write <= total_in
+        and reasoning <= output
+        and write_1h <= write
+        and (batch_text in _FALSE_TEXT or batch_text in _TRUE_TEXT)
+        and (latency is None or 0 <= latency < _INF)
+        and provider
+        and model
+    )
+    if not valid:
+        return None
+    return (ts, total_in, output, cached, write, write_1h, reasoning, requests, latency,
+            batch_text in _TRUE_TEXT, provider, model)  # fmt: skip
+
+
+def row_item(
+    row: list[str], columns: NativeColumns, context: ImportContext, line: int
+) -> UsageRecord | Rejection:
+    """One native CSV row (with a trailing ``""`` appended) as a record or a rejection."""
+    (_, _, _, _, _, _, _, _, _, _, _,
+     tier_i, feat_i, user_i, _, fp_i, blocks_i, bt_i) = columns.positions  # fmt: skip
+    values = plain_values(row, columns.positions)
+    if values is not None:
+        (ts, total_in, output, cached, write, write_1h, reasoning, requests, latency, batch,
+         provider, model) = values  # fmt: skip
         blocks_text = row[blocks_i]
         bt_text = row[bt_i]
-        valid = (
-            (total_in | output | cached | write | write_1h | reasoning | requests) >= 0
-            and cached + write <= total_in
-            and reasoning <= output
-            and write_1h <= write
-            and (batch_text in _FALSE_TEXT or batch_text in _TRUE_TEXT)
-            and (latency is None or 0 <= latency < _INF)
-            and provider
-            and model
-        )
-        if valid:
+        try:
+            block_tokens = int(bt_text) if bt_text else PREFIX_BLOCK_TOKENS
+        except ValueError:
+            block_tokens = None
+        if block_tokens is not None:
             return UsageRecord(
                 ts, provider, model, total_in, output, cached, write, write_1h, reasoning,
-                requests, batch_text in _TRUE_TEXT, row[tier_i], row[feat_i], row[user_i],
+                requests, batch, row[tier_i], row[feat_i], row[user_i],
                 latency, row[fp_i] or None,
                 tuple(blocks_text.split()) if blocks_text else (),
-                int(bt_text) if bt_text else PREFIX_BLOCK_TOKENS, context.source, line,
+                block_tokens, context.source, line,
             )  # fmt: skip
-    except ValueError:
-        pass
     # Slow path: parse the row again, carefully, to say exactly what is wrong.
     try:
         return _from_mapping(
