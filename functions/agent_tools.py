@@ -140,8 +140,8 @@ def inspect_usage(ctx: ToolContext, args: Mapping[str, Any]) -> ToolResult:
     if overview.empty:
         return ToolResult("no usage stored")
     return ToolResult(
-        f"{len(overview.uploads)} uploads, {overview.requests:,} requests from "
-        f"{overview.first_day} to {overview.last_day} ({overview.days} days)"
+        f"{_count(len(overview.uploads), 'upload')}, {_count(overview.requests, 'request')} "
+        f"from {overview.first_day} to {overview.last_day} ({_count(overview.days, 'day')})"
     )
 
 
@@ -165,6 +165,11 @@ def load_demo_dataset(ctx: ToolContext, args: Mapping[str, Any]) -> ToolResult:
         f"{verb} a demo dataset: {info.requests:,} requests from {info.first_day} to "
         f"{info.last_day}, {info.cells} roll-up cells"
     )
+
+
+def _count(number: int, word: str) -> str:
+    """``1 day``, ``2 days``, ``1,234 requests``."""
+    return f"{number:,} {word if number == 1 else word + 's'}"
 
 
 def period_days(analysis: Analysis) -> float:

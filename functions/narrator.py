@@ -13,7 +13,9 @@ first delivery's text is ever shown.
 
 from __future__ import annotations
 
+import string
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any, Final, Literal, Protocol
 
 Step = Literal[
@@ -51,8 +53,8 @@ TEMPLATES: Final[Mapping[Step, str]] = {
     ),
     "supervisor.route": "Triage says: {intent_label}. Next: {agents}.",
     "supervisor.summary": (
-        "Analysed ${total_usd:,.2f} of AI spend over {days:g} days on {models} models; "
-        "{recommendations} changes save up to ${savings_usd:,.2f} a month."
+        "Analysed ${total_usd:,.2f} of AI spend over {days:n day} on {models:n model}; "
+        "{recommendations:n change} save up to ${savings_usd:,.2f} a month."
     ),
     "supervisor.summary_no_usage": (
         "No usage is stored for you yet, so there is nothing to price; upload a usage export "
@@ -72,10 +74,10 @@ TEMPLATES: Final[Mapping[Step, str]] = {
         "question or small talk, then checking which usage you have stored."
     ),
     "triage.summary": (
-        "{intent_label}; stored usage: {uploads} uploads, {requests:,} requests over {days} days."
+        "{intent_label}; stored usage: {uploads:n upload}, {requests:n request} over {days:n day}."
     ),
     "data.thinking": (
-        "Loading {requests:,} requests over {days} days from {uploads} uploads and pricing each "
+        "Loading {requests:n request} over {days:n day} from {uploads:n upload} and pricing each "
         "model and day with dated list prices."
     ),
     "data.thinking_demo": (
@@ -86,24 +88,43 @@ TEMPLATES: Final[Mapping[Step, str]] = {
         "You have no usage stored yet; loading what there is so the report says so."
     ),
     "data.summary": (
-        "${total_usd:,.2f} over {days:g} days on {models} priced models; the most expensive is "
+        "${total_usd:,.2f} over {days:n day} on {models:n priced model}; the most expensive is "
         "{top_model} at {top_share:.1%} of spend."
     ),
     "optimization.thinking": (
-        "Looking for {focus_label} across {models} models and ${total_usd:,.2f} of spend; every "
+        "Looking for {focus_label} across {models:n model} and ${total_usd:,.2f} of spend; every "
         "saving is priced on your own tokens."
     ),
     "optimization.summary": (
-        "{count} changes save up to ${savings_usd:,.2f} a month; the largest is "
+        "{count:n change} save{count:s} up to ${savings_usd:,.2f} a month; the largest is "
         "'{top_title}' at ${top_savings_usd:,.2f} a month."
     ),
     "optimization.summary_none": "No change saves at least $1 a month on this usage.",
     "reporting.thinking": (
-        "Writing the report: spend by model for {models} models and {recommendations} "
-        "recommendations with their assumptions and evidence."
+        "Writing the report: spend by model for {models:n model} and "
+        "{recommendations:n recommendation} with their assumptions and evidence."
     ),
     "reporting.summary": "Report ready: {lines} lines of markdown.",
 }
+
+
+class _CountingFormatter(string.Formatter):
+    """``str.format`` plus two specs for counts: ``{n:n request}`` gives "1 request" or
+    "1,234 requests" (floats as ``:g``), and ``{n:s}`` gives "s" when ``n`` is 1 (for a
+    verb after a counted subject: "1 change saves", "2 changes save")."""
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if format_spec.startswith("n ") and isinstance(value, int | float | Decimal):
+            word = format_spec[2:]
+            number = f"{value:,}" if isinstance(value, int) else f"{value:g}"
+            return f"{number} {word if value == 1 else word + 's'}"
+        if format_spec == "s" and isinstance(value, int | float | Decimal):
+            return "s" if value == 1 else ""
+        formatted: str = super().format_field(value, format_spec)
+        return formatted
+
+
+_FORMATTER: Final = _CountingFormatter()
 
 
 class TemplateNarrator:
@@ -114,7 +135,7 @@ class TemplateNarrator:
 
     def narrate(self, step: Step, facts: Mapping[str, Any]) -> str:
         try:
-            return self._templates[step].format_map(facts)
+            return _FORMATTER.vformat(self._templates[step], (), facts)
         except KeyError as exc:
             raise LookupError(
                 f"narration step {step!r} needs fact {exc.args[0]!r}; got {sorted(facts)}"

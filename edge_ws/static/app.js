@@ -699,6 +699,8 @@ async function upload(event) {
     // a cross-origin ingest URL needs to allow only Authorization and Content-Type).
     const target = new URL(state.ingestUrl, location.href);
     target.searchParams.set("filename", file.name);
+    const mapping = $("usage-model").value.trim();
+    if (mapping) target.searchParams.set("model", mapping);
     const response = await fetch(target, {
       method: "POST",
       headers: {

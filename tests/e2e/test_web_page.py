@@ -39,7 +39,7 @@ from playwright.sync_api import (
 
 from emulators.processes import ProcessGroup, free_port
 from emulators.stack import REPO_ROOT, Stack, StackPorts, start_stack
-from tests.conftest import EmulatorEnv, RunningStack
+from tests.conftest import SHARED_DATA, EmulatorEnv, RunningStack
 
 pytestmark = [pytest.mark.browser, pytest.mark.emulators]
 
@@ -720,6 +720,31 @@ def test_a_usage_upload_shows_the_import_summary_with_the_rejections(
     # the same file again: stored once, and the page says so
     page.get_by_role("button", name="Upload", exact=True).click()
     expect(summary).to_contain_text("was already uploaded: nothing is counted twice")
+
+
+def test_a_trace_upload_is_priced_with_the_model_mapping_typed_on_the_page(
+    browser: Browser, paced_stack: PacedStack, tabs: list[Tab]
+) -> None:
+    trace = SHARED_DATA / "burstgpt" / "BurstGPT_1_first400.csv"
+    assert trace.exists(), f"the BurstGPT sample must be at {trace} (see ../shared/data/README.md)"
+    tab = open_tab(browser, paced_stack.stack.http_url)
+    tabs.append(tab)
+    page = tab.page
+    page.get_by_label("Upload a usage export").set_input_files(str(trace))
+
+    # without a mapping the server says what to add, and the page shows it
+    page.get_by_role("button", name="Upload", exact=True).click()
+    error = page.locator("#upload-result .upload-error")
+    expect(error).to_contain_text("model", timeout=60_000)
+    expect(error).to_contain_text("HTTP 400")
+
+    page.get_by_label("Price request traces as").fill(
+        "ChatGPT=openai:gpt-3.5-turbo,GPT-4=openai:gpt-4"
+    )
+    page.get_by_role("button", name="Upload", exact=True).click()
+    summary = page.locator("#upload-result .upload-summary")
+    expect(summary).to_contain_text("Imported BurstGPT_1_first400.csv", timeout=60_000)
+    expect(summary.locator(".upload-stats")).to_contain_text(re.compile(r"Imported\s*400 rows"))
 
 
 def test_an_upload_the_server_refuses_shows_its_reason(

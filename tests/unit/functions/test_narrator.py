@@ -53,3 +53,22 @@ def test_numbers_are_formatted_from_the_facts() -> None:
 def test_a_missing_fact_names_the_step_and_the_fact() -> None:
     with pytest.raises(LookupError, match=r"data\.summary.*total_usd"):
         TemplateNarrator().narrate("data.summary", {})
+
+
+def test_counts_agree_with_their_nouns_and_verbs() -> None:
+    narrator = TemplateNarrator()
+    one = narrator.narrate(
+        "triage.summary",
+        {"intent_label": "A full analysis", "uploads": 1, "requests": 1, "days": 1},
+    )
+    assert one == "A full analysis; stored usage: 1 upload, 1 request over 1 day."
+    many = narrator.narrate(
+        "optimization.summary",
+        {"count": 2, "savings_usd": 3.5, "top_title": "x", "top_savings_usd": 2.0},
+    )
+    assert many.startswith("2 changes save up to $3.50 a month")
+    single = narrator.narrate(
+        "optimization.summary",
+        {"count": 1, "savings_usd": 3.5, "top_title": "x", "top_savings_usd": 3.5},
+    )
+    assert single.startswith("1 change saves up to")
