@@ -3,10 +3,12 @@
 One service account per workload, each holding exactly what its code uses.
 Grants on a single resource (a topic, a subscription, the secret, a Cloud Run
 service or job) live next to that resource (``messaging.py``, ``edge.py``);
-this module holds only what IAM offers at project level alone:
+this module holds only what IAM offers at project level alone. No workload
+holds ``roles/logging.logWriter``: every process logs JSON lines to stdout
+(``apex_core.logs``), which Cloud Run forwards to Cloud Logging itself.
+
 
 * ``roles/datastore.user`` — Firestore has no per-collection IAM.
-* ``roles/logging.logWriter`` for the edge.
 * ``apexEdgeSubscriptions`` — the edge creates, reads from, relabels (its
   ``heartbeat`` label) and deletes its own ``apex-events-edge-<instance>`` pull
   subscription. Subscriptions are created
@@ -126,7 +128,6 @@ class Identities(Construct):
 
         grants: list[tuple[str, ServiceAccount, str]] = [
             ("edge_datastore", a.edge, "roles/datastore.user"),
-            ("edge_log_writer", a.edge, "roles/logging.logWriter"),
             ("edge_subscriptions", a.edge, edge_subscriptions.id),
             ("run_agent_datastore", a.run_agent, "roles/datastore.user"),
             ("ingest_datastore", a.ingest, "roles/datastore.user"),

@@ -30,7 +30,6 @@ DATASTORE = ("project", "roles/datastore.user")
 EXPECTED: dict[str, set[tuple[str, str]]] = {
     config.EDGE_ACCOUNT: {
         DATASTORE,
-        ("project", "roles/logging.logWriter"),
         ("project", "custom:apexEdgeSubscriptions"),
         (f"topic:{names.REQUESTS_TOPIC}", "roles/pubsub.publisher"),
         (f"topic:{names.EVENTS_TOPIC}", "custom:apexAttachSubscription"),
