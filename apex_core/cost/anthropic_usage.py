@@ -20,8 +20,8 @@ from apex_core.cost.context import (
     ImportContext,
     RowStream,
     csv_header,
+    csv_records,
     json_document,
-    short_row,
 )
 from apex_core.cost.fields import parse_count, parse_timestamp, text_or_empty
 from apex_core.cost.records import RowRejected, UsageRecord, check_token_invariants
@@ -84,17 +84,12 @@ def _csv_rows(text: TextIO, context: ImportContext) -> RowStream:
                 f"{context.source}:1: missing column {needed!r} (or its console name); the "
                 f"header has {', '.join(index)}"
             )
-    for row in reader:
-        line = reader.line_num
-        if not row:
-            continue
-        if len(row) < len(names):
-            yield context.reject(line, short_row(row, len(names)))
-            continue
-        try:
-            yield _record(dict(zip(names, row, strict=False)), context.source, line)
-        except RowRejected as error:
-            yield context.reject(line, error)
+    yield from csv_records(
+        reader,
+        len(names),
+        context,
+        lambda row, line: _record(dict(zip(names, row, strict=False)), context.source, line),
+    )
 
 
 def _record(values: dict[str, Any], source: str, line: int) -> UsageRecord:

@@ -72,6 +72,28 @@ def short_row(row: list[str], width: int) -> RowRejected:
     return RowRejected("missing column", f"expected {width} comma-separated fields, got {len(row)}")
 
 
+def csv_records(
+    reader: Any,
+    width: int,
+    context: ImportContext,
+    to_record: Callable[[list[str], int], UsageRecord],
+) -> RowStream:
+    """Each non-blank row of a ``csv.reader`` (past its header) as ``to_record(row, line)``,
+    or its rejection: a row with fewer than ``width`` fields, or one ``to_record``
+    rejects with :class:`RowRejected`."""
+    for row in reader:
+        line = reader.line_num
+        if not row:
+            continue
+        if len(row) < width:
+            yield context.reject(line, short_row(row, width))
+            continue
+        try:
+            yield to_record(row, line)
+        except RowRejected as error:
+            yield context.reject(line, error)
+
+
 def json_lines(text: TextIO) -> Iterator[tuple[int, dict[str, Any] | RowRejected]]:
     """``(line number, object)`` per non-blank JSONL line, or the reason it is not an object."""
     for number, line in enumerate(text, start=1):

@@ -18,8 +18,8 @@ from apex_core.cost.context import (
     ImportContext,
     RowStream,
     csv_header,
+    csv_records,
     json_document,
-    short_row,
 )
 from apex_core.cost.fields import parse_bool, parse_count, parse_timestamp, text_or_empty
 from apex_core.cost.records import RowRejected, UsageRecord, check_token_invariants
@@ -90,17 +90,12 @@ def _json_rows(text: TextIO, context: ImportContext, head: str) -> RowStream:
 def _csv_rows(text: TextIO, context: ImportContext) -> RowStream:
     reader, index = csv_header(text, context, CSV_REQUIRED)
     names = list(index)
-    for row in reader:
-        line = reader.line_num
-        if not row:
-            continue
-        if len(row) < len(names):
-            yield context.reject(line, short_row(row, len(names)))
-            continue
-        try:
-            yield _record(dict(zip(names, row, strict=False)), context.source, line)
-        except RowRejected as error:
-            yield context.reject(line, error)
+    yield from csv_records(
+        reader,
+        len(names),
+        context,
+        lambda row, line: _record(dict(zip(names, row, strict=False)), context.source, line),
+    )
 
 
 def _record(values: dict[str, Any], source: str, line: int) -> UsageRecord:

@@ -12,7 +12,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Final, TextIO
 
-from apex_core.cost.context import ImportContext, RowStream, csv_header, json_lines, short_row
+from apex_core.cost.context import (
+    ImportContext,
+    RowStream,
+    csv_header,
+    csv_records,
+    json_lines,
+)
 from apex_core.cost.errors import BadModelMapping, UnknownUsageFormat
 from apex_core.cost.fields import parse_count, parse_timestamp, text_or_empty
 from apex_core.cost.mapping import BilledModel, ModelMapping
@@ -55,26 +61,19 @@ def _azure_rows(text: TextIO, context: ImportContext) -> RowStream:
     target = _single_target(context, "Azure LLM inference")
     reader, index = csv_header(text, context, AZURE_COLUMNS)
     ts_i, in_i, out_i = (index[name] for name in AZURE_COLUMNS)
-    width = len(index)
-    for row in reader:
-        line = reader.line_num
-        if not row:
-            continue
-        if len(row) < width:
-            yield context.reject(line, short_row(row, width))
-            continue
-        try:
-            yield UsageRecord(
-                timestamp=parse_timestamp(row[ts_i], "TIMESTAMP"),
-                provider=target.provider,
-                model=target.model,
-                input_tokens=parse_count(row[in_i], "ContextTokens"),
-                output_tokens=parse_count(row[out_i], "GeneratedTokens"),
-                source=context.source,
-                line=line,
-            )
-        except RowRejected as error:
-            yield context.reject(line, error)
+
+    def record(row: list[str], line: int) -> UsageRecord:
+        return UsageRecord(
+            timestamp=parse_timestamp(row[ts_i], "TIMESTAMP"),
+            provider=target.provider,
+            model=target.model,
+            input_tokens=parse_count(row[in_i], "ContextTokens"),
+            output_tokens=parse_count(row[out_i], "GeneratedTokens"),
+            source=context.source,
+            line=line,
+        )
+
+    yield from csv_records(reader, len(index), context, record)
 
 
 def _burstgpt_rows(text: TextIO, context: ImportContext) -> RowStream:
@@ -87,29 +86,22 @@ def _burstgpt_rows(text: TextIO, context: ImportContext) -> RowStream:
     reader, index = csv_header(text, context, BURSTGPT_COLUMNS)
     ts_i, model_i, in_i, out_i = (index[name] for name in BURSTGPT_COLUMNS)
     log_i = index.get("Log Type")
-    width = len(index)
-    for row in reader:
-        line = reader.line_num
-        if not row:
-            continue
-        if len(row) < width:
-            yield context.reject(line, short_row(row, width))
-            continue
-        try:
-            target = mapping.target_for(row[model_i].strip())
-            seconds = _relative_number(row[ts_i], "Timestamp")
-            yield UsageRecord(
-                timestamp=context.trace_start + timedelta(seconds=seconds),
-                provider=target.provider,
-                model=target.model,
-                input_tokens=parse_count(row[in_i], "Request tokens"),
-                output_tokens=parse_count(row[out_i], "Response tokens"),
-                feature=text_or_empty(row[log_i]) if log_i is not None else "",
-                source=context.source,
-                line=line,
-            )
-        except RowRejected as error:
-            yield context.reject(line, error)
+
+    def record(row: list[str], line: int) -> UsageRecord:
+        target = mapping.target_for(row[model_i].strip())
+        seconds = _relative_number(row[ts_i], "Timestamp")
+        return UsageRecord(
+            timestamp=context.trace_start + timedelta(seconds=seconds),
+            provider=target.provider,
+            model=target.model,
+            input_tokens=parse_count(row[in_i], "Request tokens"),
+            output_tokens=parse_count(row[out_i], "Response tokens"),
+            feature=text_or_empty(row[log_i]) if log_i is not None else "",
+            source=context.source,
+            line=line,
+        )
+
+    yield from csv_records(reader, len(index), context, record)
 
 
 def _mooncake_rows(text: TextIO, context: ImportContext) -> RowStream:
