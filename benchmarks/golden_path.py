@@ -118,16 +118,9 @@ def main() -> None:
         hosts = start_emulators(
             group, host="127.0.0.1", pubsub_port=free_port(), firestore_port=free_port()
         )
-        env = {**os.environ, **hosts.env(project), "JWT_SECRET": secrets.token_urlsafe(48)}
-        env["DEMO_MODE"] = "1"
-        ports = StackPorts(
-            edge=free_port(),
-            run_agent=free_port(),
-            ingest_usage=free_port(),
-            dead_letter=free_port(),
-        )
         os.environ.update(hosts.env(project))
-        stack = start_stack(group, project=project, env=env, ports=ports)
+        env = {**os.environ, "JWT_SECRET": secrets.token_urlsafe(48), "DEMO_MODE": "1"}
+        stack = start_stack(group, project=project, env=env, ports=StackPorts.free())
         print(asyncio.run(measure(stack.ws_url, runs=args.runs, concurrent=args.concurrent)))
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from apex_core import names
-from emulators.processes import ProcessGroup, http_ready, tcp_ready
+from emulators.processes import ProcessGroup, free_port, http_ready, tcp_ready
 from emulators.provision import PushEndpoints, provision
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -26,6 +26,16 @@ class StackPorts:
     run_agent: int = names.RUN_AGENT_PORT
     ingest_usage: int = names.INGEST_USAGE_PORT
     dead_letter: int = names.DEAD_LETTER_PORT
+
+    @classmethod
+    def free(cls) -> StackPorts:
+        """Ports the OS says are free now, for a stack beside any other (tests, benchmarks)."""
+        return cls(
+            edge=free_port(),
+            run_agent=free_port(),
+            ingest_usage=free_port(),
+            dead_letter=free_port(),
+        )
 
 
 @dataclass(frozen=True, slots=True)

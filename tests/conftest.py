@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from emulators.processes import ProcessGroup, free_port
+from emulators.processes import ProcessGroup
 from emulators.stack import REPO_ROOT, Stack, StackPorts, start_stack
 
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -34,6 +34,22 @@ class EmulatorEnv:
             "FIRESTORE_EMULATOR_HOST": self.firestore,
             "GOOGLE_CLOUD_PROJECT": self.project,
         }
+
+    def app_env(
+        self, *, jwt_secret: str, project: str | None = None, **overrides: str
+    ) -> dict[str, str]:
+        """The environment of a product process under test: this one's, the emulators',
+        demo mode on and no ``ENVIRONMENT=production`` (unless ``overrides`` say otherwise)."""
+        env = {
+            **os.environ,
+            **self.env(),
+            "GOOGLE_CLOUD_PROJECT": project or self.project,
+            "JWT_SECRET": jwt_secret,
+            "DEMO_MODE": "1",
+            "PYTHONUNBUFFERED": "1",
+        }
+        env.pop("ENVIRONMENT", None)
+        return {**env, **overrides}
 
 
 @pytest.fixture(scope="session")
@@ -80,13 +96,9 @@ class RunningStack:
 def stack(emulator_env: EmulatorEnv, jwt_secret: str) -> Iterator[RunningStack]:
     """The whole product (three functions and the edge) as real processes on free ports."""
     log_dir = emulator_env.log_dir / emulator_env.project
-    env = {**os.environ, **emulator_env.env(), "JWT_SECRET": jwt_secret, "DEMO_MODE": "1"}
-    env.pop("ENVIRONMENT", None)
-    ports = StackPorts(
-        edge=free_port(), run_agent=free_port(), ingest_usage=free_port(), dead_letter=free_port()
-    )
+    env = emulator_env.app_env(jwt_secret=jwt_secret)
     with ProcessGroup(log_dir=log_dir) as group:
-        running = start_stack(group, project=emulator_env.project, env=env, ports=ports)
+        running = start_stack(group, project=emulator_env.project, env=env, ports=StackPorts.free())
         yield RunningStack(
             stack=running, jwt_secret=jwt_secret, project=emulator_env.project, log_dir=log_dir
         )

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import secrets
 import sys
 import time
@@ -100,20 +99,14 @@ class EdgeLauncher:
         """A new edge process that the caller may stop (not cached)."""
         port = free_port()
         instance_id = f"{name}-{secrets.token_hex(3)}"
-        full_env = {
-            **os.environ,
-            **self._emulators.env(),
-            "GOOGLE_CLOUD_PROJECT": self.project,
-            "HOST": HOST,
-            "PORT": str(port),
-            "JWT_SECRET": self.jwt_secret,
-            "DEMO_MODE": "1",
-            "EDGE_INSTANCE_ID": instance_id,
-            "PYTHONUNBUFFERED": "1",
+        full_env = self._emulators.app_env(
+            jwt_secret=self.jwt_secret,
+            project=self.project,
+            HOST=HOST,
+            PORT=str(port),
+            EDGE_INSTANCE_ID=instance_id,
             **(env or {}),
-        }
-        if "ENVIRONMENT" not in (env or {}):
-            full_env.pop("ENVIRONMENT", None)
+        )
         child = self._group.start(
             f"edge-{instance_id}", [sys.executable, "-m", "edge_ws"], env=full_env, cwd=REPO_ROOT
         )

@@ -15,7 +15,6 @@ than a race.
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 import urllib.error
@@ -37,7 +36,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from emulators.processes import ProcessGroup, free_port
+from emulators.processes import ProcessGroup
 from emulators.stack import REPO_ROOT, Stack, StackPorts, start_stack
 from tests.conftest import SHARED_DATA, EmulatorEnv, RunningStack
 
@@ -127,24 +126,15 @@ class PacedStack:
 
 @pytest.fixture(scope="module")
 def paced_stack(emulator_env: EmulatorEnv, jwt_secret: str) -> Iterator[PacedStack]:
-    """The whole product again, in its own project, with a pause before each agent step and
-    the page's origin allowed to upload (CORS) as a deployment configures it."""
+    """The whole product again, in its own project, with a pause before each agent step
+    (start_stack lets the page's origin upload to ingest_usage, as a deployment does)."""
     project = f"{emulator_env.project}-paced"
-    ports = StackPorts(
-        edge=free_port(), run_agent=free_port(), ingest_usage=free_port(), dead_letter=free_port()
+    env = emulator_env.app_env(
+        jwt_secret=jwt_secret, project=project, AGENT_STEP_DELAY_MS=PACED_STEP_MS
     )
-    env = {
-        **os.environ,
-        **emulator_env.env(),
-        "JWT_SECRET": jwt_secret,
-        "DEMO_MODE": "1",
-        "AGENT_STEP_DELAY_MS": PACED_STEP_MS,
-        # the page's origin, allowed to upload to the ingest function (another origin locally)
-        "ALLOWED_ORIGINS": f"http://127.0.0.1:{ports.edge}",
-    }
-    env.pop("ENVIRONMENT", None)
     with ProcessGroup(log_dir=emulator_env.log_dir / project) as group:
-        yield PacedStack(start_stack(group, project=project, env=env, ports=ports), jwt_secret)
+        running = start_stack(group, project=project, env=env, ports=StackPorts.free())
+        yield PacedStack(running, jwt_secret)
 
 
 def send(page: Page, text: str) -> None:

@@ -11,7 +11,6 @@ what happened from Firestore and from a pull subscription on ``apex-events``.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import time
 from collections import defaultdict
@@ -114,15 +113,11 @@ def functions_stack(emulator_env: EmulatorEnv) -> Iterator[Functions]:
             dead_letter=f"http://{HOST}:{ports[names.DEAD_LETTER_FUNCTION]}/",
         ),
     )
-    env = {
-        **os.environ,
-        **emulator_env.env(),
-        "GOOGLE_CLOUD_PROJECT": project,
-        "JWT_SECRET": secrets.token_urlsafe(32),
-        "DEMO_MODE": "1",
-        "PYTHONUNBUFFERED": "1",
-        "AGENT_STEP_DELAY_MS": str(STEP_DELAY_MS),
-    }
+    env = emulator_env.app_env(
+        jwt_secret=secrets.token_urlsafe(32),
+        project=project,
+        AGENT_STEP_DELAY_MS=str(STEP_DELAY_MS),
+    )
     log_dir = emulator_env.log_dir / project
     with ProcessGroup(log_dir=log_dir) as group:
         children = {

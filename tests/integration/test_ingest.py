@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import secrets
 import socket
 import time
@@ -120,18 +119,9 @@ def _start_ingest(
 ) -> Ingest:
     port = free_port()
     secret = secrets.token_urlsafe(48)
-    env = {
-        **os.environ,
-        **emulator_env.env(),
-        "JWT_SECRET": secret,
-        "DEMO_MODE": "1",
-        "PYTHONUNBUFFERED": "1",
-        "INGEST_MAX_BYTES": str(LIMIT),
-        **overrides,
-    }
-    for key in ("ENVIRONMENT", "ALLOWED_ORIGINS"):
-        if key not in overrides:
-            env.pop(key, None)
+    env = emulator_env.app_env(jwt_secret=secret, INGEST_MAX_BYTES=str(LIMIT), **overrides)
+    if "ALLOWED_ORIGINS" not in overrides:
+        env.pop("ALLOWED_ORIGINS", None)
     child = group.start(
         name,
         function_argv(names.INGEST_USAGE_FUNCTION, host=HOST, port=port),
