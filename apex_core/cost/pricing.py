@@ -7,20 +7,34 @@ importer). A model genai-prices cannot price is ``None`` (unpriced), never $0.
 Batch: genai-prices' ``processing=batch`` variant when one is active for the
 date; otherwise the provider's published discount from
 ``data/batch_discounts.json``; otherwise the batch usage is unpriced.
+
+A model's prices change only on the start dates of its dated prices and price
+variants, so a card is computed once per *span* of days between two such dates
+and reused for the span's other days (see :meth:`PriceBook.rate_card`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from bisect import bisect_left, bisect_right
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from importlib import resources
 from typing import Final, Literal
 
 from genai_prices import Usage, calc_price
-from genai_prices.types import ModelInfo, PriceCalculation, TieredPrices
+from genai_prices.data_snapshot import get_snapshot
+from genai_prices.types import (
+    ModelInfo,
+    ModelPrice,
+    PriceCalculation,
+    StartDateConstraint,
+    TieredPrices,
+    TimeOfDateConstraint,
+)
 from pydantic import BaseModel, ConfigDict, Field
 
 from apex_core.errors import PricingError
@@ -28,6 +42,12 @@ from apex_core.errors import PricingError
 MILLION: Final = Decimal(1_000_000)
 PRICED_TIERS: Final = frozenset({"flex", "priority", "fast"})
 Rate = Decimal | None
+CardKey = tuple[str, str, str, bool, str]
+"""(provider, model, day, batch, service tier) of one day's rate card."""
+PeriodKey = tuple[str, str, str, bool, str]
+"""(day, provider, model, batch, service tier): the keys of :meth:`PriceBook.price_periods`."""
+SpanKey = tuple[str, str, date, bool, str]
+"""(provider, model, first day of a span, batch, service tier); see :meth:`PriceBook.rate_card`."""
 
 
 class BatchDiscount(BaseModel):
@@ -70,25 +90,31 @@ class RateCard:
 
     def cost(self, usage: Sequence[int]) -> Decimal:
         """Cost of a usage block (requests, input, cached, write, write_1h, output, reasoning)."""
-        _, total_in, cached, write, write_1h, output, _ = usage[:7]
-        uncached = total_in - cached - write
+        cached = usage[2]
+        write = usage[3]
+        write_1h = usage[4]
         return (
-            uncached * self.input
+            (usage[1] - cached - write) * self.input
             + cached * self.cache_read
             + (write - write_1h) * self.cache_write
             + write_1h * self.cache_write_1h
-            + output * self.output
+            + usage[5] * self.output
         ) / MILLION
 
 
 class PriceBook:
-    """Prices usage blocks; one genai-prices lookup per (provider, model, day, batch, tier)."""
+    """Prices usage blocks; one genai-prices lookup per (provider, model, batch, tier, price span)."""
 
     def __init__(self, batch_discounts: dict[str, BatchDiscount] | None = None) -> None:
         self.batch_discounts = (
             load_batch_discounts() if batch_discounts is None else batch_discounts
         )
-        self._cards: dict[tuple[str, str, str, bool, str], RateCard | TieredPrice | None] = {}
+        self._cards: dict[CardKey, RateCard | TieredPrice | None] = {}
+        """Cards by day: the memo that makes repeated look-ups of a key cheap."""
+        self._span_cards: dict[SpanKey, RateCard | TieredPrice | None] = {}
+        """Cards by span of days: what genai-prices was actually asked for."""
+        self._change_days: dict[tuple[str, str], tuple[date, ...] | None] = {}
+        """(provider, model) -> the days its prices may change on; ``None``: any day."""
         self.fallback_batch_providers: set[str] = set()
 
     def cost(
@@ -112,13 +138,75 @@ class PriceBook:
 
         A :class:`RateCard` is linear, so usage priced with one card may be
         summed first and priced once.
+
+        The card is computed on the first day asked for in its *span*: the
+        days from one start date of the model's dated prices or price variants
+        in genai-prices up to the day before the next. Within a span every
+        input genai-prices uses is the same (see :func:`_model_change_days`),
+        so the card, the ``None`` of an unpriced model and the batch fallback
+        are exactly what computing that day on its own gives. Errors are not
+        cached: a day that raises raises again when asked again.
         """
         tier = service_tier if service_tier in PRICED_TIERS else ""
         key = (provider, model, day, batch, tier)
         if key in self._cards:
             return self._cards[key]
-        card = self._cards[key] = self._card(provider, model, day, batch, tier)
+        card = self._cards[key] = self._span_card(provider, model, day, batch, tier)
         return card
+
+    def price_periods(self, keys: Iterable[PeriodKey]) -> dict[PeriodKey, str]:
+        """Each ``(day, provider, model, batch, service_tier)`` key -> the first day of its period.
+
+        Per (provider, model, batch, service tier), the given days (ISO
+        ``YYYY-MM-DD``, so their strings sort by date) are sorted and
+        consecutive ones (gaps allowed) whose :meth:`rate_card` is equal
+        (``==``, or both ``None``) form a period, named by its first day. Usage
+        of any key of a period priced with the card of the period's day costs
+        exactly what it costs with its own day's card, so end-user usage of a
+        period may be summed under the period's day before it is priced.
+
+        A :class:`TieredPrice` is not linear (the average request picks the
+        tier), so summing usage would change its cost: a key with a tiered card
+        is always a period of its own. Like :meth:`rate_card`, this records
+        batch usage priced with the discount table in
+        ``fallback_batch_providers``, and raises what it raises.
+        """
+        days: dict[tuple[str, str, bool, str], set[str]] = defaultdict(set)
+        for day, provider, model, batch, tier in keys:
+            days[(provider, model, batch, tier)].add(day)
+        periods: dict[PeriodKey, str] = {}
+        for (provider, model, batch, tier), group in days.items():
+            start = ""
+            previous: RateCard | TieredPrice | None = None
+            for index, day in enumerate(sorted(group)):
+                card = self.rate_card(provider, model, day, batch=batch, service_tier=tier)
+                if index == 0 or card != previous or isinstance(card, TieredPrice):
+                    start = day
+                previous = card
+                periods[(day, provider, model, batch, tier)] = start
+        return periods
+
+    def _span_card(
+        self, provider: str, model: str, day: str, batch: bool, tier: str
+    ) -> RateCard | TieredPrice | None:
+        """The card of ``day``'s span, computed on ``day`` if the span has none yet."""
+        span_key = (provider, model, self._span_start(provider, model, day), batch, tier)
+        if span_key in self._span_cards:
+            return self._span_cards[span_key]
+        card = self._span_cards[span_key] = self._card(provider, model, day, batch, tier)
+        return card
+
+    def _span_start(self, provider: str, model: str, day: str) -> date:
+        """First day of ``day``'s span (``date.min`` before the first change; ``day`` if unknown)."""
+        moment = date.fromisoformat(day)
+        key = (provider, model)
+        if key not in self._change_days:
+            self._change_days[key] = _change_days(provider, model)
+        changes = self._change_days[key]
+        if changes is None:
+            return moment  # inputs not provably constant across days: one span per day
+        index = bisect_right(changes, moment)
+        return changes[index - 1] if index else date.min
 
     def _card(
         self, provider: str, model: str, day: str, batch: bool, tier: str
@@ -161,6 +249,38 @@ class PriceBook:
         )  # fmt: skip
 
 
+def _change_days(provider: str, model: str) -> tuple[date, ...] | None:
+    """The sorted days ``provider:model``'s genai-prices inputs may change on (``None``: any day)."""
+    try:
+        _, info = get_snapshot().find_provider_model(model, None, provider, None)
+    except LookupError:
+        # calc_price makes this same date-independent look-up first, so it fails on every day
+        return ()
+    return _model_change_days(info)
+
+
+def _model_change_days(info: ModelInfo) -> tuple[date, ...] | None:
+    """Start dates of a model's dated prices and price variants, or ``None`` if not provable.
+
+    genai-prices picks a model's prices and variants by their constraints at
+    the request moment, which the book always sets to 00:00 UTC of the day. A
+    :class:`StartDateConstraint` is active from its start date on, so between
+    two consecutive start dates every one of them keeps its value. A
+    :class:`TimeOfDateConstraint` depends only on the UTC time of day, which
+    is always 00:00, so it never changes. Any other constraint (a newer
+    genai-prices) is not understood here: ``None``, and every day is its own span.
+    """
+    constraints = [] if isinstance(info.prices, ModelPrice) else [p.constraint for p in info.prices]
+    constraints += [variant.constraint for variant in info.price_variants or ()]
+    days: set[date] = set()
+    for constraint in constraints:
+        if type(constraint) is StartDateConstraint and type(constraint.start_date) is date:
+            days.add(constraint.start_date)
+        elif constraint is not None and type(constraint) is not TimeOfDateConstraint:
+            return None
+    return tuple(sorted(days))
+
+
 def _has_active_batch_variant(model: ModelInfo, moment: datetime) -> bool:
     for variant in model.price_variants or ():
         if variant.when == {"processing": "batch"} and (
@@ -181,9 +301,37 @@ class TieredPrice:
     rates: tuple[tuple[str, Decimal | TieredPrices | None], ...]
     scale: Decimal
     batch_source: str
+    _starts: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    """Every tier start of every rate, sorted, without repeats."""
+    _cards: tuple[RateCard, ...] = field(init=False, repr=False, compare=False)
+    """``_cards[i]``: the card of requests above exactly ``i`` of ``_starts``."""
+
+    def __post_init__(self) -> None:
+        """Resolve each tier's card once instead of once per priced block.
+
+        A request of size x pays, per rate, the last tier whose start is below
+        x, so its card depends only on how many of ``_starts`` are below x.
+        ``_starts[i]`` has exactly ``i`` starts below it (``last + 1``: all).
+        """
+        starts = sorted({
+            tier.start for _, rate in self.rates if isinstance(rate, TieredPrices)
+            for tier in rate.tiers
+        })  # fmt: skip
+        sizes = [*starts, starts[-1] + 1 if starts else 0]
+        object.__setattr__(self, "_starts", tuple(starts))
+        object.__setattr__(self, "_cards", tuple(self._resolve(Decimal(x)) for x in sizes))
 
     def card_for(self, input_per_request: Decimal) -> RateCard:
         """The linear card of the tier that requests of this size pay."""
+        return self._cards[bisect_left(self._starts, input_per_request)]
+
+    def cost(self, usage: Sequence[int]) -> Decimal:
+        """Cost of a usage block, at the tier of its average request."""
+        requests, total_in = usage[0], usage[1]
+        return self.card_for(Decimal(total_in) / (requests or 1)).cost(usage)
+
+    def _resolve(self, input_per_request: Decimal) -> RateCard:
+        """genai-prices' tier rule: per rate, the last tier whose start is below the size."""
         resolved: dict[str, Decimal | None] = {}
         for name, rate in self.rates:
             if isinstance(rate, TieredPrices):
@@ -196,11 +344,6 @@ class TieredPrice:
             else:
                 resolved[name] = rate
         return _linear_card(resolved, self.scale, self.batch_source)
-
-    def cost(self, usage: Sequence[int]) -> Decimal:
-        """Cost of a usage block, at the tier of its average request."""
-        requests, total_in = usage[0], usage[1]
-        return self.card_for(Decimal(total_in) / (requests or 1)).cost(usage)
 
 
 def _linear_card(rates: dict[str, Decimal | None], scale: Decimal, batch_source: str) -> RateCard:

@@ -161,22 +161,19 @@ def _cheaper_models(
     scale: Decimal,
     scaling: str,
 ) -> list[Recommendation]:
-    def substitute(provider: str, model: str) -> str | None:
-        for rule in rules.substitutes:
-            if rule.provider == provider and rule.premium.match(model) and model != rule.cheaper:
-                return rule.cheaper
-        return None
-
+    models = {(provider, model) for _, provider, model, _, _, _ in rollup.cells}
+    # the rules' regexes run once per model, not once per cell
+    substitutes = {pair: _substitute(rules, *pair) for pair in models}
     totals: dict[Group, int] = defaultdict(int)
     for (_, provider, model, feature, _, _), cell in rollup.cells.items():
         totals[(provider, model, feature)] += cell[ALL]
 
     def select(key: CellKey, cell: list[int]) -> Sequence[int] | None:
-        return cell[SHORT : SHORT + 7] if substitute(key[1], key[2]) else None
+        return cell[SHORT : SHORT + 7] if substitutes[(key[1], key[2])] else None
 
     def change(key: CellKey, block: Sequence[int], _: list[int]) -> Decimal | None:
         day, provider, model, _feature, batch, tier = key
-        cheaper = substitute(provider, model)
+        cheaper = substitutes[(provider, model)]
         return (
             None
             if cheaper is None
@@ -186,7 +183,7 @@ def _cheaper_models(
     result = []
     for group, values in _what_if(rollup, book, select, change).items():
         share = Decimal(values[2]) / totals[group] if totals[group] else Decimal(0)
-        cheaper = substitute(group[0], group[1])
+        cheaper = substitutes[(group[0], group[1])]
         if share < rules.min_short_output_share or cheaper is None:
             continue
         result.append(Recommendation(
@@ -201,6 +198,14 @@ def _cheaper_models(
             evidence=_evidence(group, values, short_output_share=float(round(share, 4)), cheaper_model=cheaper),
         ))  # fmt: skip
     return result
+
+
+def _substitute(rules: RecommendationRules, provider: str, model: str) -> str | None:
+    """The first rule's cheaper model for a premium ``provider:model``, or ``None``."""
+    for rule in rules.substitutes:
+        if rule.provider == provider and rule.premium.match(model) and model != rule.cheaper:
+            return rule.cheaper
+    return None
 
 
 def _caching(
@@ -259,8 +264,12 @@ def _batching(
             word in lowered for word in rules.latency_insensitive_words
         )
 
+    # each feature's name is checked once, not once per cell
+    features = {key[3] for key in rollup.cells}
+    offline = {feature for feature in features if insensitive(feature)}
+
     def select(key: CellKey, cell: list[int]) -> Sequence[int] | None:
-        return None if key[4] or not insensitive(key[3]) else cell[ALL : ALL + 7]
+        return None if key[4] or key[3] not in offline else cell[ALL : ALL + 7]
 
     def change(key: CellKey, block: Sequence[int], _: list[int]) -> Decimal | None:
         return book.cost(key[1], key[2], key[0], block, batch=True, service_tier="")

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
-from apex_core.cost import UsageRecord, accumulate, analyze, render_markdown
+from apex_core.cost import (
+    PriceBook,
+    UsageRecord,
+    accumulate,
+    analyze,
+    demo_records,
+    render_markdown,
+)
+from apex_core.cost.analysis import usd
 
 MONDAY = datetime(2025, 3, 3, 12, tzinfo=UTC)
 
@@ -56,3 +66,22 @@ def test_markdown_has_model_and_recommendation_tables_from_the_numbers() -> None
     assert "## Recommendations" in text
     assert "## Spike days" in text
     assert "| 2025-03-12 | $5.00 | 5 |" in text
+
+
+def test_end_user_costs_equal_pricing_every_end_user_cell_on_its_own() -> None:
+    # the demo month has linear cards (OpenAI, Anthropic) and a tiered one (gemini-1.5-flash)
+    rollup = accumulate(demo_records("users", now=MONDAY))
+    rollup.merge(accumulate(_two_weeks()))
+    book = PriceBook()
+    expected: dict[str, Decimal] = defaultdict(Decimal)
+    requests: dict[str, int] = defaultdict(int)
+    for (day, provider, model, user, batch, tier), cell in rollup.user_cells.items():
+        cost = book.cost(provider, model, day, cell[:7], batch=batch, service_tier=tier)
+        assert cost is not None
+        expected[user] += cost
+        requests[user] += cell[0]
+    by_user = analyze(rollup, top=1000).to_json()["by_end_user"]
+    assert {entry["end_user"]: entry["cost_usd"] for entry in by_user} == {
+        user: usd(cost) for user, cost in expected.items()
+    }
+    assert {entry["end_user"]: entry["requests"] for entry in by_user} == requests

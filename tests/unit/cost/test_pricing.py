@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from genai_prices import Usage, calc_price
+from genai_prices.types import PriceCalculation
 
-from apex_core.cost import PriceBook, UsageRecord, accumulate, analyze, read_usage
+from apex_core.cost import PriceBook, UsageRecord, accumulate, analyze, demo_records, read_usage
+from apex_core.cost.pricing import RateCard, load_batch_discounts
+from apex_core.errors import PricingError
 from tests.unit.cost.conftest import fixture
 
 M = 1_000_000
@@ -130,3 +134,108 @@ def test_tiered_model_pays_the_tier_of_its_average_request() -> None:
     cost_large = book.cost("google", "gemini-2.5-pro", "2025-08-01", large)
     assert cost_small == pytest.approx(Decimal((400_000 * 1.25 + 4000 * 10) / M))
     assert cost_large == pytest.approx(Decimal((600_000 * 2.50 + 2000 * 15) / M))
+
+
+# Every model the demo and the benchmark (scripts/bench) price, models whose prices change on
+# dated days in genai-prices 0.2.3 (o3's price cut on 2025-06-10; deepseek-v4-flash's dated
+# and time-of-day prices; gpt-4o's priority variant from 2026-10-12 and batch variant from
+# 2026-10-14) and a model genai-prices does not know.
+BENCH_MODELS = (
+    ("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), ("openai", "gpt-4.1"),
+    ("anthropic", "claude-3-5-sonnet-20241022"), ("anthropic", "claude-3-5-haiku-20241022"),
+    ("google", "gemini-1.5-flash"),
+)  # fmt: skip
+DATED_MODELS = (("openai", "o3"), ("deepseek", "deepseek-v4-flash"), ("openai", "ft:my-private"))
+PRICE_CHANGE_WINDOWS = (
+    ("2025-02-26", 7), ("2025-06-07", 7), ("2026-08-15", 4), ("2026-09-08", 4), ("2026-10-10", 7)
+)  # fmt: skip
+POLICIES = tuple((batch, tier) for batch in (False, True) for tier in ("", "priority", "flex"))
+
+
+def _days() -> list[str]:
+    return [
+        (date.fromisoformat(start) + timedelta(days=offset)).isoformat()
+        for start, count in PRICE_CHANGE_WINDOWS
+        for offset in range(count)
+    ]
+
+
+def _models() -> list[tuple[str, str]]:
+    demo = {(r.provider, r.model) for r in demo_records("cards", now=DAY, days=2)}
+    return sorted(demo | set(BENCH_MODELS) | set(DATED_MODELS))
+
+
+@pytest.mark.parametrize("order", ["forward", "backward"])
+def test_cards_cached_across_days_equal_cards_computed_day_by_day(order: str) -> None:
+    discounts = load_batch_discounts()
+    days = _days() if order == "forward" else _days()[::-1]
+    for provider, model in _models():
+        cached = PriceBook(batch_discounts=discounts)
+        fallback: set[str] = set()
+        for day in days:
+            for batch, tier in POLICIES:
+                fresh = PriceBook(batch_discounts=discounts)
+                expected = fresh.rate_card(provider, model, day, batch=batch, service_tier=tier)
+                got = cached.rate_card(provider, model, day, batch=batch, service_tier=tier)
+                assert got == expected, (provider, model, day, batch, tier)
+                fallback |= fresh.fallback_batch_providers
+                assert cached.fallback_batch_providers == fallback
+
+
+def test_the_windows_cross_price_changes() -> None:
+    book = PriceBook()
+
+    def card(model: str, day: str, *, batch: bool = False, tier: str = "") -> RateCard:
+        provider = "deepseek" if model.startswith("deepseek") else "openai"
+        found = book.rate_card(provider, model, day, batch=batch, service_tier=tier)
+        assert isinstance(found, RateCard)
+        return found
+
+    assert [card("o3", d).input for d in ("2025-06-09", "2025-06-10")] == [10, 2]
+    assert [card("deepseek-v4-flash", d).input for d in ("2026-08-16", "2026-08-17")] == [
+        Decimal("0.14"),
+        Decimal("0.22"),
+    ]
+    assert [card("gpt-4o", d, batch=True).batch_source for d in ("2026-10-13", "2026-10-14")] == [
+        "discount-table",
+        "genai-prices",
+    ]
+    assert card("gpt-4o", "2026-10-11", tier="priority") != card(
+        "gpt-4o", "2026-10-12", tier="priority"
+    )
+
+
+def test_genai_prices_is_asked_once_per_span_of_unchanged_prices(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[str] = []
+
+    def counting(usage: Usage, model: str, **kwargs: Any) -> PriceCalculation:
+        calls.append(model)
+        return calc_price(usage, model, **kwargs)
+
+    monkeypatch.setattr("apex_core.cost.pricing.calc_price", counting)
+    book = PriceBook()
+    for day in range(1, 31):  # o3's price changes on 2025-06-10: two spans
+        book.rate_card("openai", "o3", f"2025-06-{day:02d}")
+    assert len(calls) == 2 * 2  # per span: the card's look-up and its check on a probe
+
+
+def test_a_pricing_error_is_raised_for_every_day_it_happens_not_cached() -> None:
+    book = PriceBook()
+    for day in ("2025-03-01", "2025-03-02", "2025-03-01"):
+        # perplexity's sonar has a per-request price the engine does not model
+        with pytest.raises(PricingError, match="perplexity:sonar"):
+            book.rate_card("perplexity", "sonar", day)
+
+
+def test_tiered_cards_switch_tier_exactly_where_genai_prices_does() -> None:
+    # gemini-1.5-flash: prompts above 128,000 tokens pay the higher tier for the whole request
+    book = PriceBook()
+    for prompt in (0, 1, 127_999, 128_000, 128_001, 500_000):
+        usage = (1, prompt, 0, 0, 0, 1000, 0)
+        expected = calc_price(
+            Usage(input_tokens=prompt, output_tokens=1000), "gemini-1.5-flash",
+            provider_id="google", genai_request_timestamp=DAY,
+        ).total_price  # fmt: skip
+        assert book.cost("google", "gemini-1.5-flash", "2025-03-01", usage) == expected
