@@ -20,9 +20,7 @@ from apex_core.cost import (
     read_usage,
     render_markdown,
 )
-from apex_core.cost.detection import detect_format
 from apex_core.cost.importing import DEFAULT_TRACE_START
-from apex_core.cost.parallel import PARALLEL_MIN_BYTES, accumulate_native_csv
 from apex_core.errors import ApexError
 
 PROGRESS_MIN_BYTES: Final = 8 * 1024 * 1024
@@ -67,7 +65,7 @@ def register(subparsers: Any) -> None:
         type=int,
         default=len(os.sched_getaffinity(0)),
         metavar="N",
-        help="cores to read large native CSV files with (default: all available, %(default)s)",
+        help="threads to read native CSV files with (default: all available cores, %(default)s)",
     )
     parser.set_defaults(run=run)
 
@@ -92,14 +90,11 @@ def run(args: argparse.Namespace) -> int:
     rollup = UsageRollup()
     show_progress = not args.no_progress and sys.stderr.isatty()
     for path in args.files:
-        if args.jobs > 1 and _is_large_native_csv(path, args.format):
-            rollup.merge(_accumulate_in_parallel(path, args.jobs, show_progress))
-            continue
         result = read_usage(
             path, format=args.format, model_mapping=mapping, trace_start=trace_start
         )
         try:
-            _accumulate_with_progress(result, rollup, show_progress)
+            _accumulate_with_progress(result, rollup, show_progress, args.jobs)
         except BadModelMapping as exc:
             return _usage_error(exc.message)
     features = [name.strip() for name in args.latency_insensitive.split(",") if name.strip()]
@@ -130,41 +125,13 @@ def _unreadable(path: str) -> str | None:
     return None
 
 
-def _is_large_native_csv(path: str, format_name: str) -> bool:
-    if os.path.getsize(path) < PARALLEL_MIN_BYTES or format_name not in ("auto", "native"):
-        return False
-    with open(path, "rb") as handle:
-        head = handle.read(65536)
-    return not head.lstrip().startswith(b"{") and detect_format(head, path) == "native"
-
-
-def _accumulate_in_parallel(path: str, jobs: int, show_progress: bool) -> UsageRollup:
-    if not show_progress:
-        return accumulate_native_csv(path, jobs=jobs)
-    from rich.progress import (  # noqa: PLC0415 - 0.2 s of imports, only for a terminal
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TimeRemainingColumn,
-    )  # fmt: skip
-
-    columns = (BarColumn(), DownloadColumn(), TimeRemainingColumn())
-    # auto_refresh=False: no refresh thread exists while the workers are forked
-    with Progress(*columns, transient=True, auto_refresh=False) as progress:
-        task = progress.add_task(path, total=os.path.getsize(path))
-
-        def update(done: int) -> None:
-            progress.update(task, completed=done)
-            progress.refresh()
-
-        return accumulate_native_csv(path, jobs=jobs, on_progress=update)
-
-
-def _accumulate_with_progress(result: ImportResult, rollup: UsageRollup, show: bool) -> None:
+def _accumulate_with_progress(
+    result: ImportResult, rollup: UsageRollup, show: bool, threads: int
+) -> None:
     """Accumulate ``result``, with a byte-progress bar on stderr for large files."""
     total = result.total_bytes
     if not show or total is None or total < PROGRESS_MIN_BYTES:
-        accumulate(result, rollup)
+        accumulate(result, rollup, threads=threads)
         return
     from rich.progress import (  # noqa: PLC0415 - 0.2 s of imports, only for a terminal
         BarColumn,
@@ -176,5 +143,10 @@ def _accumulate_with_progress(result: ImportResult, rollup: UsageRollup, show: b
     columns = (BarColumn(), DownloadColumn(), TimeRemainingColumn())
     with Progress(*columns, transient=True) as progress:
         task = progress.add_task(result.source, total=total)
-        accumulate(result, rollup, on_progress=lambda done: progress.update(task, completed=done))
+        accumulate(
+            result,
+            rollup,
+            threads=threads,
+            on_progress=lambda done: progress.update(task, completed=done),
+        )
         progress.update(task, completed=total)

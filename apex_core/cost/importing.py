@@ -115,6 +115,13 @@ class ImportResult:
         self._rows = None
         return self._text, self.context
 
+    def take_binary(self) -> tuple[BinaryIO, ImportContext]:
+        """The raw bytes (at the start, BOM included) and context; consumes the result."""
+        if self._rows is None:
+            raise ImportFailed(f"{self.source}: an import can be iterated only once")
+        self._rows = None
+        return self._binary, self.context
+
     def close(self) -> None:
         """Close the input without reading the rest (iteration closes it by itself)."""
         self._rows = None

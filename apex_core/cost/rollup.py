@@ -13,6 +13,7 @@ to chunks well under Firestore's 1 MiB document limit.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -291,6 +292,7 @@ def accumulate(
     rollup: UsageRollup | None = None,
     *,
     on_progress: Callable[[int], None] | None = None,
+    threads: int | None = None,
 ) -> UsageRollup:
     """Stream ``records`` into ``rollup`` (a new one by default) and return it.
 
@@ -298,15 +300,26 @@ def accumulate(
     (rejections included) and notes are added to ``rollup.rows`` / ``notes``;
     given plain records, each counts as one row read and imported.
     ``on_progress`` gets an import's bytes read so far, now and then.
+    A native CSV import is read in blocks on ``threads`` threads (default: the
+    cores this process may use) by :mod:`columnar_sums`.
     """
     target = UsageRollup() if rollup is None else rollup
     add = target.add
     if isinstance(records, ImportResult):
         if records.native_csv:
-            # native_fast builds on this module, so it is imported where it is used
-            from apex_core.cost.native_fast import accumulate_csv  # noqa: PLC0415
+            # columnar_sums builds on this module, so it is imported where it is used
+            from apex_core.cost.columnar_sums import accumulate_native_csv  # noqa: PLC0415
 
-            accumulate_csv(records, target, on_progress)
+            binary, context = records.take_binary()
+            try:
+                target.merge(
+                    accumulate_native_csv(
+                        binary, context, records.stats, on_progress=on_progress,
+                        threads=threads or len(os.sched_getaffinity(0)),
+                    )
+                )  # fmt: skip
+            finally:
+                records.close()
         else:
             for count, record in enumerate(records, start=1):
                 add(record)
