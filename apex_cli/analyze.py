@@ -6,22 +6,20 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any, Final
+from importlib import import_module
+from typing import TYPE_CHECKING, Any, Final
 
-from apex_core.cost import (
-    FORMATS,
-    BadModelMapping,
-    ImportResult,
-    ModelMapping,
-    UsageRollup,
-    accumulate,
-    analyze,
-    read_usage,
-    render_markdown,
-)
-from apex_core.cost.importing import DEFAULT_TRACE_START
+from apex_core.cost.errors import BadModelMapping
+from apex_core.cost.importing import DEFAULT_TRACE_START, FORMATS, ImportResult, read_usage
+from apex_core.cost.mapping import ModelMapping
+from apex_core.cost.rollup import PeriodKey, UsageRollup, accumulate
 from apex_core.errors import ApexError
+
+if TYPE_CHECKING:
+    from apex_core.cost.pricing import PriceBook
 
 PROGRESS_MIN_BYTES: Final = 8 * 1024 * 1024
 EXIT_USAGE: Final = 2
@@ -89,22 +87,35 @@ def run(args: argparse.Namespace) -> int:
         return _usage_error(f"--jobs: expected a number of cores >= 1, got {args.jobs}")
     rollup = UsageRollup()
     show_progress = not args.no_progress and sys.stderr.isatty()
-    for path in args.files:
-        result = read_usage(
-            path, format=args.format, model_mapping=mapping, trace_start=trace_start
-        )
-        try:
-            _accumulate_with_progress(result, rollup, show_progress, args.jobs)
-        except BadModelMapping as exc:
-            return _usage_error(exc.message)
+    # genai-prices and the analysis load on their own thread while the files are read.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="apex-prices") as loader:
+        book = loader.submit(_load_price_book)
+        for path in args.files:
+            result = read_usage(
+                path, format=args.format, model_mapping=mapping, trace_start=trace_start
+            )
+            try:
+                _accumulate_with_progress(result, rollup, show_progress, args.jobs, book)
+            except BadModelMapping as exc:
+                return _usage_error(exc.message)
+        prices = book.result()
+    cost = import_module("apex_core.cost")
     features = [name.strip() for name in args.latency_insensitive.split(",") if name.strip()]
-    analysis = analyze(rollup, latency_insensitive_features=features)
+    analysis = cost.analyze(rollup, prices=prices, latency_insensitive_features=features)
     if args.json:
         json.dump(analysis.to_json(), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        sys.stdout.write(render_markdown(analysis))
+        sys.stdout.write(cost.render_markdown(analysis))
     return 0
+
+
+def _load_price_book() -> PriceBook:
+    """Import the pricing and analysis modules (genai-prices' table), then a price book."""
+    import_module("apex_core.cost.analysis")
+    import_module("apex_core.cost.report")
+    book: PriceBook = import_module("apex_core.cost.pricing").PriceBook()
+    return book
 
 
 def _usage_error(message: str) -> int:
@@ -126,12 +137,24 @@ def _unreadable(path: str) -> str | None:
 
 
 def _accumulate_with_progress(
-    result: ImportResult, rollup: UsageRollup, show: bool, threads: int
+    result: ImportResult,
+    rollup: UsageRollup,
+    show: bool,
+    threads: int,
+    book: Future[PriceBook],
 ) -> None:
-    """Accumulate ``result``, with a byte-progress bar on stderr for large files."""
+    """Accumulate ``result``, with a byte-progress bar on stderr for large files.
+
+    End-user cells are merged per price period: the end-user breakdown costs
+    the same, and a month of daily cells shrinks to a few per user.
+    """
     total = result.total_bytes
+
+    def periods(keys: Iterable[PeriodKey]) -> dict[PeriodKey, str]:
+        return book.result().price_periods(keys)
+
     if not show or total is None or total < PROGRESS_MIN_BYTES:
-        accumulate(result, rollup, threads=threads)
+        accumulate(result, rollup, threads=threads, user_periods=periods)
         return
     from rich.progress import (  # noqa: PLC0415 - 0.2 s of imports, only for a terminal
         BarColumn,
@@ -147,6 +170,7 @@ def _accumulate_with_progress(
             result,
             rollup,
             threads=threads,
+            user_periods=periods,
             on_progress=lambda done: progress.update(task, completed=done),
         )
         progress.update(task, completed=total)

@@ -29,16 +29,52 @@ what-if rules: docs/COST_ENGINE.md.
 
 from __future__ import annotations
 
-from apex_core.cost.analysis import Analysis, analyze
-from apex_core.cost.demo import demo_records
-from apex_core.cost.errors import BadModelMapping, BadRollup, UnknownUsageFormat
-from apex_core.cost.importing import FORMATS, ImportResult, ImportStats, read_usage
-from apex_core.cost.mapping import BilledModel, ModelMapping
-from apex_core.cost.pricing import PriceBook
-from apex_core.cost.recommendations import Recommendation
-from apex_core.cost.records import Rejection, UsageRecord
-from apex_core.cost.report import render_markdown
-from apex_core.cost.rollup import UsageRollup, accumulate
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from apex_core.cost.analysis import Analysis, analyze
+    from apex_core.cost.demo import demo_records
+    from apex_core.cost.errors import BadModelMapping, BadRollup, UnknownUsageFormat
+    from apex_core.cost.importing import FORMATS, ImportResult, ImportStats, read_usage
+    from apex_core.cost.mapping import BilledModel, ModelMapping
+    from apex_core.cost.pricing import PriceBook
+    from apex_core.cost.recommendations import Recommendation
+    from apex_core.cost.records import Rejection, UsageRecord
+    from apex_core.cost.report import render_markdown
+    from apex_core.cost.rollup import UsageRollup, accumulate
+
+_HOMES = {
+    "Analysis": "analysis",
+    "analyze": "analysis",
+    "demo_records": "demo",
+    "BadModelMapping": "errors",
+    "BadRollup": "errors",
+    "UnknownUsageFormat": "errors",
+    "FORMATS": "importing",
+    "ImportResult": "importing",
+    "ImportStats": "importing",
+    "read_usage": "importing",
+    "BilledModel": "mapping",
+    "ModelMapping": "mapping",
+    "PriceBook": "pricing",
+    "Recommendation": "recommendations",
+    "Rejection": "records",
+    "UsageRecord": "records",
+    "render_markdown": "report",
+    "UsageRollup": "rollup",
+    "accumulate": "rollup",
+}
+"""Where each public name lives. Imported on first use (PEP 562): reading a file
+need not load genai-prices, so ``apex analyze`` can read while prices load."""
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'apex_core.cost' has no attribute {name!r}")
+    return getattr(import_module(f"apex_core.cost.{home}"), name)
+
 
 __all__ = [
     "FORMATS",

@@ -12,7 +12,9 @@ rows; a test holds the two to it.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, BinaryIO, Final
@@ -23,18 +25,27 @@ import pyarrow.compute as pc
 
 from apex_core.cost.context import ImportContext
 from apex_core.cost.importing import ImportStats
-from apex_core.cost.native_blocks import BlockRows, read_blocks, read_header
+from apex_core.cost.native_blocks import BLOCK_BYTES, BlockRows, read_blocks, read_header
 from apex_core.cost.repeat_columns import RepeatColumns
 from apex_core.cost.rollup import (
+    ALL,
+    DUP,
+    LATENCY_COUNT,
     LATENCY_MAX_MS,
+    LATENCY_SUM_MS,
     MAX_END_USERS,
     MAX_FEATURES,
     OTHER,
+    PREFIX_HIT_TOKENS,
+    PREFIX_REQUESTS,
+    PREFIX_WRITE_TOKENS,
+    SHORT,
     SHORT_OUTPUT_TOKENS,
     USAGE_FIELDS,
     USER_WIDTH,
     WIDTH,
     UsageRollup,
+    UserPeriods,
 )
 
 CELL_KEYS: Final = ("day", "provider", "model", "feature", "batch", "service_tier")
@@ -44,8 +55,13 @@ _USAGE: Final = USAGE_FIELDS
 _COUNTERS: Final = tuple(f"c{index}" for index in range(WIDTH))
 _USER_COUNTERS: Final = tuple(f"u{index}" for index in range(USER_WIDTH))
 _NEVER: Final = np.iinfo(np.int64).max
-DETECT_ROWS: Final = 1 << 18
+DETECT_ROWS: Final = 1 << 16
 """Rows with a fingerprint or prefix blocks gathered before the detectors run on them."""
+_REPEAT_COLUMNS: Final = (
+    *CELL_KEYS[1:], *USAGE_FIELDS, "order", "ts", "prompt_fingerprint", "prefix_blocks",
+    "block_tokens",
+)  # fmt: skip
+"""What the detectors and their cells need of a row."""
 _MERGE_EVERY: Final = 32
 """Partial tables kept before they are merged into one (bounds memory on long files)."""
 _EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
@@ -70,52 +86,115 @@ def accumulate_native_csv(
     *,
     threads: int,
     on_progress: Callable[[int], None] | None = None,
+    user_periods: UserPeriods | None = None,
+    block_bytes: int = BLOCK_BYTES,
+    detect_rows: int = DETECT_ROWS,
 ) -> UsageRollup:
     """Read a native CSV stream (positioned at its header) into a new roll-up.
 
     Rejected rows are counted in ``stats`` in file order; ``on_progress`` gets
-    the bytes read so far after each block.
+    the bytes read so far after each block. ``user_periods`` merges end-user
+    cells of days with the same prices (see :meth:`UsageRollup.merge_user_periods`).
+
+    Limits: ``block_bytes`` per block, ``threads`` blocks parsed at once (at
+    most ``2 * threads`` in memory), ``detect_rows`` rows per detector batch.
     """
     layout = read_header(binary, context)
-    detectors = RepeatColumns()
     cells: list[pa.Table] = []
     users: list[pa.Table] = []
-    first: int | None = None
-    last: int | None = None
-    daily = True
-    waiting: list[pa.Table] = []
-    waiting_rows = 0
-    for summed, rows in read_blocks(binary, layout, context, sum_block, threads=threads):
-        for rejection in rows.rejections:
-            stats.add_rejection(rejection)
-        stats.read += rows.read
-        stats.imported += rows.table.num_rows
-        cells.append(summed.cells)
-        users.append(summed.users)
-        if summed.repeats.num_rows:
-            waiting.append(summed.repeats)
-            waiting_rows += summed.repeats.num_rows
-            if waiting_rows >= DETECT_ROWS:
-                cells.append(_repeat_cells(pa.concat_tables(waiting), detectors))
-                waiting, waiting_rows = [], 0
-        if summed.first is not None and summed.last is not None:
-            first = summed.first if first is None else min(first, summed.first)
-            last = summed.last if last is None else max(last, summed.last)
-        daily = daily and summed.daily
-        if len(cells) > _MERGE_EVERY:
-            cells = [_merge(cells, CELL_KEYS, _COUNTERS)]
-        if len(users) > _MERGE_EVERY:
-            users = [_merge(users, USER_KEYS, _USER_COUNTERS)]
-        if on_progress is not None:
-            on_progress(_position(binary))
-    if waiting:
-        cells.append(_repeat_cells(pa.concat_tables(waiting), detectors))
-    rollup = UsageRollup(daily_buckets=daily)
-    rollup.first_seen = None if first is None else _moment(first)
-    rollup.last_seen = None if last is None else _moment(last)
+    span = _Span()
+    with _Detection(detect_rows) as detection:
+        blocks = read_blocks(
+            binary, layout, context, sum_block, threads=threads, block_bytes=block_bytes
+        )
+        for summed, rows in blocks:
+            for rejection in rows.rejections:
+                stats.add_rejection(rejection)
+            stats.read += rows.read
+            stats.imported += rows.table.num_rows
+            cells.append(summed.cells)
+            users.append(summed.users)
+            detection.add(summed.repeats)
+            span.add(summed)
+            if len(cells) > _MERGE_EVERY:
+                cells = [_merge(cells, CELL_KEYS, _COUNTERS)]
+            if len(users) > _MERGE_EVERY:
+                users = [_merge(users, USER_KEYS, _USER_COUNTERS)]
+            if on_progress is not None:
+                on_progress(_position(binary))
+        cells.extend(detection.results())
+    rollup = UsageRollup(daily_buckets=span.daily)
+    rollup.first_seen = None if span.first is None else _moment(span.first)
+    rollup.last_seen = None if span.last is None else _moment(span.last)
     _fill(rollup.cells, cells, CELL_KEYS, _COUNTERS, MAX_FEATURES)
+    if users and user_periods is not None:
+        users = [_by_period(_merge(users, USER_KEYS, _USER_COUNTERS), user_periods)]
     _fill(rollup.user_cells, users, USER_KEYS, _USER_COUNTERS, MAX_END_USERS)
     return rollup
+
+
+@dataclass(slots=True)
+class _Span:
+    """First and last moment seen (UTC µs), and whether every one was a midnight."""
+
+    first: int | None = None
+    last: int | None = None
+    daily: bool = True
+
+    def add(self, summed: BlockSums) -> None:
+        if summed.first is not None and summed.last is not None:
+            self.first = summed.first if self.first is None else min(self.first, summed.first)
+            self.last = summed.last if self.last is None else max(self.last, summed.last)
+        self.daily = self.daily and summed.daily
+
+
+class _Detection:
+    """The repeat detectors on their own thread, fed batches of rows in stream order.
+
+    Batches of about ``batch_rows`` rows keep the detectors busy while the
+    blocks after them are parsed; one batch runs while the next gathers, so
+    memory stays bounded. Leaving the ``with`` block waits for (or, on an error, cancels)
+    the batches still queued.
+    """
+
+    def __init__(self, batch_rows: int) -> None:
+        self._batch_rows = batch_rows
+        self._detectors = RepeatColumns()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="apex-repeats")
+        self._running: deque[Future[pa.Table]] = deque()
+        self._done: list[pa.Table] = []
+        self._waiting: list[pa.Table] = []
+        self._waiting_rows = 0
+
+    def __enter__(self) -> _Detection:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def add(self, rows: pa.Table) -> None:
+        """Queue rows that follow every row added before."""
+        if not rows.num_rows:
+            return
+        self._waiting.append(rows)
+        self._waiting_rows += rows.num_rows
+        if self._waiting_rows >= self._batch_rows:
+            self._submit()
+
+    def results(self) -> list[pa.Table]:
+        """Partial cells of every batch, once all are detected."""
+        if self._waiting:
+            self._submit()
+        while self._running:
+            self._done.append(self._running.popleft().result())
+        return self._done
+
+    def _submit(self) -> None:
+        batch = pa.concat_tables(self._waiting)
+        self._waiting, self._waiting_rows = [], 0
+        self._running.append(self._pool.submit(_repeat_cells, batch, self._detectors))
+        while len(self._running) > 1:
+            self._done.append(self._running.popleft().result())
 
 
 def sum_block(rows: BlockRows) -> BlockSums:
@@ -133,34 +212,20 @@ def sum_block(rows: BlockRows) -> BlockSums:
     )
     latency = table.column("latency_ms")
     usage = [table.column(name) for name in _USAGE]
-    zero = pa.repeat(0, table.num_rows).cast(pa.int64())
-    counters = [
-        *usage,
-        *(pc.if_else(short, column, 0) for column in usage),
-        *([zero] * 7),
-        pc.cast(pc.is_valid(latency), pa.int64()),
-        pc.fill_null(latency, 0),
-        pc.fill_null(latency, 0),
-        zero, zero, zero,
-        pa.repeat(1, table.num_rows).cast(pa.int64()),
-    ]  # fmt: skip
-    keyed = {name: table.column(name) for name in CELL_KEYS[1:]}
-    base = pa.table(
-        {"day": day, **keyed, "end_user": table.column("end_user"),
-         **dict(zip(_COUNTERS, counters, strict=True)), "first": table.column("order")}
+    columns = {name: table.column(name) for name in (*CELL_KEYS[1:], "end_user", "order")}
+    columns["day"] = day
+    cells = _partial(
+        columns, CELL_KEYS, _COUNTERS,
+        {**dict(enumerate(usage, ALL)),
+         **{SHORT + i: pc.if_else(short, column, 0) for i, column in enumerate(usage)},
+         LATENCY_COUNT: pc.cast(pc.is_valid(latency), pa.int64()),
+         LATENCY_SUM_MS: pc.fill_null(latency, 0), LATENCY_MAX_MS: pc.fill_null(latency, 0)},
     )  # fmt: skip
-    cells = _group(base, CELL_KEYS, _COUNTERS)
-    users = _group(
-        base.select([*USER_KEYS, *_COUNTERS[:7], _COUNTERS[-1], "first"]).rename_columns(
-            [*USER_KEYS, *_USER_COUNTERS, "first"]
-        ),
-        USER_KEYS,
-        _USER_COUNTERS,
-    )
+    users = _partial(columns, USER_KEYS, _USER_COUNTERS, dict(enumerate(usage)))
     wanted = pc.or_(
         pc.is_valid(table.column("prompt_fingerprint")), pc.is_valid(table.column("prefix_blocks"))
     )
-    repeats = table.append_column("day", day).filter(wanted)
+    repeats = table.select(_REPEAT_COLUMNS).append_column("day", day).filter(wanted)
     return BlockSums(
         cells, users, repeats, int(micros.min()), int(micros.max()),
         bool((micros % _DAY_MICROS == 0).all()),
@@ -170,20 +235,48 @@ def sum_block(rows: BlockRows) -> BlockSums:
 def _repeat_cells(table: pa.Table, detectors: RepeatColumns) -> pa.Table:
     """The duplicate and prompt-cache counters of one block's rows, per cell."""
     found = detectors.observe(table)
-    rows = table.num_rows
-    zero = np.zeros(rows, dtype=np.int64)
     duplicate = pa.array(found.duplicate)
-    usage = [pc.if_else(duplicate, table.column(name), 0) for name in _USAGE]
     prefix_requests = np.where(found.prefix_request, table.column("requests").to_numpy(), 0)
-    counters = [
-        *([zero] * 14), *usage, *([zero] * 3),
-        prefix_requests, found.hit_tokens, found.write_tokens, zero,
-    ]  # fmt: skip
+    columns = {name: table.column(name) for name in CELL_KEYS}
+    columns["order"] = pa.repeat(_NEVER, table.num_rows).cast(pa.int64())
+    counters = {DUP + i: pc.if_else(duplicate, table.column(name), 0)
+                for i, name in enumerate(_USAGE)}  # fmt: skip
+    counters[PREFIX_REQUESTS] = prefix_requests
+    counters[PREFIX_HIT_TOKENS] = found.hit_tokens
+    counters[PREFIX_WRITE_TOKENS] = found.write_tokens
+    return _partial(columns, CELL_KEYS, _COUNTERS, counters, records=False)
+
+
+def _partial(
+    columns: dict[str, Any],
+    keys: tuple[str, ...],
+    names: tuple[str, ...],
+    counters: dict[int, Any],
+    *,
+    records: bool = True,
+) -> pa.Table:
+    """Rows summed per key into a partial table with every counter of ``names`` (absent
+    ones 0, the last one the row count when ``records``) and the first ``order``."""
     base = pa.table(
-        {**{name: table.column(name) for name in CELL_KEYS},
-         **dict(zip(_COUNTERS, counters, strict=True)), "first": np.full(rows, _NEVER)}
+        {**{key: columns[key] for key in keys}, "first": columns["order"],
+         **{names[index]: column for index, column in counters.items()}}
     )  # fmt: skip
-    return _group(base, CELL_KEYS, _COUNTERS)
+    aggregations = [
+        (names[index], "max" if names is _COUNTERS and index == LATENCY_MAX_MS else "sum")
+        for index in counters
+    ]
+    grouped = base.group_by(list(keys), use_threads=False).aggregate(
+        [*aggregations, ("first", "min"), ("first", "count")]
+    )
+    size = grouped.num_rows
+    zero = pa.repeat(0, size).cast(pa.int64())
+    out = {name: zero for name in names}
+    for name, how in aggregations:
+        out[name] = grouped.column(f"{name}_{how}")
+    if records:
+        out[names[-1]] = grouped.column("first_count")
+    out["first"] = grouped.column("first_min")
+    return pa.table({**out, **{key: grouped.column(key) for key in keys}})
 
 
 def _group(table: pa.Table, keys: tuple[str, ...], counters: tuple[str, ...]) -> pa.Table:
@@ -209,6 +302,32 @@ def _empty(keys: tuple[str, ...], counters: tuple[str, ...]) -> pa.Table:
         {**{name: pa.array([], pa.int64()) for name in (*counters, "first")},
          **{name: pa.array([], types.get(name, pa.string())) for name in keys}}
     )  # fmt: skip
+
+
+def _by_period(users: pa.Table, user_periods: UserPeriods) -> pa.Table:
+    """End-user cells summed per price period instead of per day."""
+    price_keys = ["day", "provider", "model", "batch", "service_tier"]
+    distinct = users.group_by(price_keys, use_threads=False).aggregate([])
+    days = distinct.column("day").to_pylist()
+    keys = list(
+        zip(
+            _day_names(distinct.column("day")),
+            *(distinct.column(name).to_pylist() for name in price_keys[1:]),
+            strict=True,
+        )
+    )
+    periods = user_periods(keys)
+    ordinals = {name: day for name, day in zip((k[0] for k in keys), days, strict=True)}
+    for period in set(periods.values()) - ordinals.keys():
+        ordinals[period] = date.fromisoformat(period).toordinal() - _EPOCH_ORDINAL
+    mapping = distinct.append_column(
+        "period", pa.array([ordinals[periods[key]] for key in keys], pa.int32())
+    )  # fmt: skip
+    joined = users.join(mapping, price_keys, join_type="inner", use_threads=False)
+    joined = joined.drop_columns(["day"]).rename_columns(
+        ["day" if name == "period" else name for name in joined.drop_columns(["day"]).column_names]
+    )
+    return _group(joined, USER_KEYS, _USER_COUNTERS)
 
 
 def _fill(

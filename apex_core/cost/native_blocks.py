@@ -177,6 +177,7 @@ def read_blocks(
     summarize: Callable[[BlockRows], T],
     *,
     threads: int,
+    block_bytes: int = BLOCK_BYTES,
 ) -> Iterator[tuple[T, BlockRows]]:
     """``(summarize(rows), rows)`` of the file's rows, batch by batch in file order.
 
@@ -196,7 +197,7 @@ def read_blocks(
             first_line += rows.lines
             return summary, rows
 
-        for block in split_blocks(binary):
+        for block in split_blocks(binary, block_bytes=block_bytes):
             if block.tail:
                 while pending:
                     yield done()
@@ -205,7 +206,7 @@ def read_blocks(
                     yield summarize(rows), rows
                 return
             pending.append(pool.submit(_summarized, block, layout, context, summarize))
-            if len(pending) >= 2 * threads:
+            if len(pending) > threads:
                 yield done()
         while pending:
             yield done()
@@ -238,14 +239,13 @@ def block_rows(block: Block, layout: NativeLayout, context: ImportContext) -> Bl
             return _arrow_rows(block, layout, context)
         except pa.ArrowInvalid:
             pass  # a field Arrow cannot read: the row parser reads this block and says why
-    rows = _parser_rows(block, layout, context)
-    rows.lines = block.data.count(b"\n") + (not block.data.endswith(b"\n"))
-    return rows
+    return _parser_rows(block, layout, context)
 
 
 def _plain(data: bytes) -> bool:
-    """Lines are rows: no quote and no bare CR (Arrow refuses blank lines itself)."""
-    return b'"' not in data and (b"\r" not in data or data.count(b"\r") == data.count(b"\r\n"))
+    """Lines are rows when nothing is quoted (Arrow refuses blank lines itself, and ends
+    lines at LF, CR LF or CR as Python's csv module does)."""
+    return b'"' not in data
 
 
 def _arrow_rows(block: Block, layout: NativeLayout, context: ImportContext) -> BlockRows:
@@ -366,7 +366,9 @@ def _parser_rows(block: Block, layout: NativeLayout, context: ImportContext) -> 
         return failed
     reader = csv.reader(io.StringIO(text, newline=""))
     rows = ((reader.line_num, row) for row in reader)
-    return next(_parse_rows(rows, layout, context, base=block.base, batch_rows=None))
+    parsed = next(_parse_rows(rows, layout, context, base=block.base, batch_rows=None))
+    parsed.lines = reader.line_num
+    return parsed
 
 
 def _tail_rows(

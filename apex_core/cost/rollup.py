@@ -52,6 +52,11 @@ WIDTH: Final = 28
 USER_WIDTH: Final = 8
 """End-user cells: the 7 usage counters of all requests, then the record count."""
 
+PeriodKey = tuple[str, str, str, bool, str]
+"""(day, provider, model, batch, service_tier): what an end-user cell's price depends on."""
+UserPeriods = Callable[[Iterable[PeriodKey]], dict[PeriodKey, str]]
+"""Maps price keys to the first day of their run of days with the same prices
+(``PriceBook.price_periods``)."""
 CellKey = tuple[str, str, str, str, bool, str]
 """(day, provider, model, feature, batch, service_tier) of a feature cell, or
 (day, provider, model, end_user, batch, service_tier) of an end-user cell."""
@@ -181,6 +186,23 @@ class UsageRollup:
         known.add(value)
         return value
 
+    def merge_user_periods(self, user_periods: UserPeriods) -> None:
+        """Sum end-user cells of days with the same prices under the period's first day.
+
+        ``user_periods`` (``PriceBook.price_periods``) says which days price
+        alike, so every cost stays exactly what it was while the end-user table
+        shrinks from one cell per day to one per price period.
+        """
+        periods = user_periods(
+            {(day, provider, model, batch, tier)
+             for day, provider, model, _, batch, tier in self.user_cells}
+        )  # fmt: skip
+        merged: dict[CellKey, list[int]] = {}
+        for (day, provider, model, user, batch, tier), counters in self.user_cells.items():
+            period = periods[(day, provider, model, batch, tier)]
+            _add_counters(merged, (period, provider, model, user, batch, tier), counters)
+        self.user_cells = merged
+
     def merge(self, other: UsageRollup) -> UsageRollup:
         """Add ``other`` into this roll-up (in place) and return it."""
         for key, counters in other.cells.items():
@@ -293,6 +315,7 @@ def accumulate(
     *,
     on_progress: Callable[[int], None] | None = None,
     threads: int | None = None,
+    user_periods: UserPeriods | None = None,
 ) -> UsageRollup:
     """Stream ``records`` into ``rollup`` (a new one by default) and return it.
 
@@ -301,7 +324,9 @@ def accumulate(
     given plain records, each counts as one row read and imported.
     ``on_progress`` gets an import's bytes read so far, now and then.
     A native CSV import is read in blocks on ``threads`` threads (default: the
-    cores this process may use) by :mod:`columnar_sums`.
+    cores this process may use) by :mod:`columnar_sums`. ``user_periods``
+    (``PriceBook.price_periods``) merges the end-user cells of days with the
+    same prices (:meth:`UsageRollup.merge_user_periods`).
     """
     target = UsageRollup() if rollup is None else rollup
     add = target.add
@@ -312,19 +337,20 @@ def accumulate(
 
             binary, context = records.take_binary()
             try:
-                target.merge(
-                    accumulate_native_csv(
-                        binary, context, records.stats, on_progress=on_progress,
-                        threads=threads or len(os.sched_getaffinity(0)),
-                    )
+                part = accumulate_native_csv(
+                    binary, context, records.stats, on_progress=on_progress,
+                    threads=threads or len(os.sched_getaffinity(0)), user_periods=user_periods,
                 )  # fmt: skip
             finally:
                 records.close()
+            target.merge(part)
         else:
             for count, record in enumerate(records, start=1):
                 add(record)
                 if on_progress is not None and count % PROGRESS_EVERY_ROWS == 0:
                     on_progress(records.bytes_read())
+            if user_periods is not None:
+                target.merge_user_periods(user_periods)
         target.rows.merge(records.stats)
         for note in records.notes:
             if note not in target.notes:
@@ -334,6 +360,8 @@ def accumulate(
     for record in records:
         add(record)
         count += 1
+    if user_periods is not None:
+        target.merge_user_periods(user_periods)
     target.rows.read += count
     target.rows.imported += count
     return target
