@@ -24,7 +24,7 @@ import functions_framework
 from werkzeug.exceptions import HTTPException
 
 from apex_core import names
-from apex_core.cost import accumulate
+from apex_core.cost import PriceBook, accumulate
 from apex_core.errors import ApexError, AuthenticationError, Unavailable
 from apex_core.identity import AuthSettings, TokenVerifier
 from apex_core.logs import configure_logging, fields
@@ -142,7 +142,9 @@ def _upload(request: flask.Request, store: UsageStore, context: dict[str, Any]) 
     if existing is not None:
         result.close()
         return _duplicate(store, upload_id, context)
-    rollup = accumulate(result)  # ImportFailed (e.g. a trace without model=) → 400
+    # ImportFailed (e.g. a trace without model=) → 400. End-user cells are stored per
+    # price period rather than per day: the same costs in a fraction of the documents.
+    rollup = accumulate(result, user_periods=PriceBook().price_periods)
     answer = upload.summary(
         upload_id=upload_id, duplicate=False, source=source, format=result.format, rollup=rollup
     )

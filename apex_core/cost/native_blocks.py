@@ -150,24 +150,17 @@ class Block:
 def split_blocks(binary: BinaryIO, *, block_bytes: int = BLOCK_BYTES) -> Iterator[Block]:
     """Blocks of whole lines after the header, up to and including the first quote's block."""
     index = 0
-    rest = b""
     while True:
-        chunk = binary.read(block_bytes)
-        data = rest + chunk
-        if not chunk:
-            if data:
-                yield Block(data, index)
+        data = binary.read(block_bytes)
+        if not data:
             return
+        if not data.endswith(b"\n"):
+            data += binary.readline()  # complete the last line
         if b'"' in data:
             yield Block(data, index, tail=True)
             return
-        cut = data.rfind(b"\n") + 1
-        if cut == 0:
-            rest = data
-            continue
-        yield Block(data[:cut], index)
+        yield Block(data, index)
         index += 1
-        rest = data[cut:]
 
 
 def read_blocks(
@@ -237,8 +230,8 @@ def block_rows(block: Block, layout: NativeLayout, context: ImportContext) -> Bl
     if _plain(block.data):
         try:
             return _arrow_rows(block, layout, context)
-        except pa.ArrowInvalid:
-            pass  # a field Arrow cannot read: the row parser reads this block and says why
+        except (pa.ArrowInvalid, pa.ArrowKeyError):
+            pass  # a field or row Arrow cannot read: the row parser reads the block, says why
     return _parser_rows(block, layout, context)
 
 

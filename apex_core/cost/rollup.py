@@ -343,7 +343,7 @@ def accumulate(
                 )  # fmt: skip
             finally:
                 records.close()
-            target.merge(part)
+            target.merge(part)  # cheap: the part's end-user cells are per price period
         else:
             for count, record in enumerate(records, start=1):
                 add(record)

@@ -134,14 +134,17 @@ ODD_ROWS = [
 ]
 
 
-def test_odd_fields_are_read_or_rejected_exactly_as_the_row_parser_does(tmp_path: Path) -> None:
+@pytest.mark.parametrize("block_bytes", [1, 97, 2048, 1 << 20])
+def test_odd_fields_are_read_or_rejected_exactly_as_the_row_parser_does(
+    tmp_path: Path, block_bytes: int
+) -> None:
     plain = [",".join(str(v) for v in row) for row in _demo_rows()[:300]]
     rng = random.Random(7)
     lines = plain + ODD_ROWS
     rng.shuffle(lines)
     path = tmp_path / "odd.csv"
     path.write_text(HEADER + "\n" + "\n".join(lines) + "\n")
-    fast, slow = _columnar(path, block_bytes=2048), _by_records(path)
+    fast, slow = _columnar(path, block_bytes=block_bytes), _by_records(path)
     _assert_same(fast, slow)
     assert fast.rows.rejected >= 10
     assert {r.line for r in fast.rows.examples} == {r.line for r in slow.rows.examples}
