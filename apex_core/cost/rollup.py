@@ -203,8 +203,17 @@ class UsageRollup:
             _add_counters(merged, (period, provider, model, user, batch, tier), counters)
         self.user_cells = merged
 
-    def merge(self, other: UsageRollup) -> UsageRollup:
-        """Add ``other`` into this roll-up (in place) and return it."""
+    def merge(self, other: UsageRollup, *, consume: bool = False) -> UsageRollup:
+        """Add ``other`` into this roll-up (in place) and return it.
+
+        ``consume=True`` says ``other`` is not used afterwards: an empty roll-up
+        then takes its tables instead of copying them cell by cell.
+        """
+        if consume and not self.cells and not self.user_cells:
+            self.cells, self.user_cells = other.cells, other.user_cells
+            other.cells, other.user_cells = {}, {}
+            self._features = {key[3] for key in self.cells} - {OTHER}
+            self._users = {key[3] for key in self.user_cells} - {OTHER}
         for key, counters in other.cells.items():
             feature = key[3]
             if feature not in self._features:
@@ -343,7 +352,7 @@ def accumulate(
                 )  # fmt: skip
             finally:
                 records.close()
-            target.merge(part)  # cheap: the part's end-user cells are per price period
+            target.merge(part, consume=True)
         else:
             for count, record in enumerate(records, start=1):
                 add(record)
