@@ -3,9 +3,9 @@
 :mod:`native_blocks` turns the file into canonical tables, several blocks at
 once on worker threads; each worker also sums its block into partial feature
 and end-user cells (Arrow's hash group-by). The repeat detectors need stream
-order, so this thread runs them block after block (:mod:`repeat_columns`) on
-the few columns of the rows with a fingerprint or prefix blocks. Partial cells
-are merged now and then, so memory depends on the number of cells, not rows.
+order, so one more thread runs them batch after batch (:mod:`repeat_columns`)
+on the rows with a fingerprint or prefix blocks. Partial cells are merged now
+and then, so memory depends on the number of cells, not rows.
 The result is the roll-up the record-by-record path builds from the same
 rows; a test holds the two to it.
 """
@@ -25,7 +25,8 @@ import pyarrow.compute as pc
 
 from apex_core.cost.context import ImportContext
 from apex_core.cost.importing import ImportStats
-from apex_core.cost.native_blocks import BLOCK_BYTES, BlockRows, read_blocks, read_header
+from apex_core.cost.native_blocks import BLOCK_BYTES, read_blocks
+from apex_core.cost.native_columns import BlockRows, read_header
 from apex_core.cost.repeat_columns import RepeatColumns
 from apex_core.cost.rollup import (
     ALL,
@@ -97,7 +98,7 @@ def accumulate_native_csv(
     cells of days with the same prices (see :meth:`UsageRollup.merge_user_periods`).
 
     Limits: ``block_bytes`` per block, ``threads`` blocks parsed at once (at
-    most ``2 * threads`` in memory), ``detect_rows`` rows per detector batch.
+    most ``threads + 1`` in memory), ``detect_rows`` rows per detector batch.
     """
     layout = read_header(binary, context)
     cells: list[pa.Table] = []
@@ -153,8 +154,8 @@ class _Detection:
 
     Batches of about ``batch_rows`` rows keep the detectors busy while the
     blocks after them are parsed; one batch runs while the next gathers, so
-    memory stays bounded. Leaving the ``with`` block waits for (or, on an error, cancels)
-    the batches still queued.
+    memory stays bounded. Leaving the ``with`` block cancels batches not yet
+    started and waits for the running one.
     """
 
     def __init__(self, batch_rows: int) -> None:
@@ -324,10 +325,11 @@ def _by_period(users: pa.Table, user_periods: UserPeriods) -> pa.Table:
         "period", pa.array([ordinals[periods[key]] for key in keys], pa.int32())
     )  # fmt: skip
     joined = users.join(mapping, price_keys, join_type="inner", use_threads=False)
-    joined = joined.drop_columns(["day"]).rename_columns(
-        ["day" if name == "period" else name for name in joined.drop_columns(["day"]).column_names]
-    )
-    return _group(joined, USER_KEYS, _USER_COUNTERS)
+    by_period = joined.drop_columns(["day"])
+    return _group(
+        by_period.rename_columns(["day" if n == "period" else n for n in by_period.column_names]),
+        USER_KEYS, _USER_COUNTERS,
+    )  # fmt: skip
 
 
 def _fill(

@@ -247,3 +247,20 @@ def test_stream_sources_read_like_paths() -> None:
     from_stream = accumulate(read_usage(io.BytesIO(body.encode()), source_name="upload.csv"))
     assert from_bytes.cells == from_stream.cells
     assert from_bytes.rows.imported == 500
+
+
+def test_features_and_end_users_past_the_caps_fold_into_other_in_first_seen_order(
+    tmp_path: Path,
+) -> None:
+    start = datetime(2025, 3, 1, tzinfo=UTC)
+    rows = [
+        [(start + timedelta(seconds=i)).isoformat(), "openai", "gpt-4o", 100 + i, 10]
+        + [""] * 7 + [f"feature-{i % 700}", f"user-{(i * 7919) % 2300}"] + [""] * 4
+        for i in range(3000)
+    ]  # fmt: skip
+    path = tmp_path / "many.csv"
+    _write(path, rows)
+    fast, slow = _columnar(path, block_bytes=8192), _by_records(path)
+    _assert_same(fast, slow)
+    assert {key[3] for key in fast.cells} >= {"(other)", "feature-0", "feature-499"}
+    assert len({key[3] for key in fast.user_cells}) == 2001
