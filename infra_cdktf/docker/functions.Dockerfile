@@ -23,7 +23,8 @@ COPY apex_cli ./apex_cli
 COPY edge_ws ./edge_ws
 COPY functions ./functions
 COPY emulators ./emulators
-RUN uv sync --frozen --no-default-groups --no-editable --python /usr/local/bin/python3.11 \
+RUN uv sync --frozen --no-default-groups --no-editable --compile-bytecode \
+    --python /usr/local/bin/python3.11 \
     && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin apex
 
 USER 10001
