@@ -156,7 +156,8 @@ def _accumulate_with_progress(
     if not show or total is None or total < PROGRESS_MIN_BYTES:
         accumulate(result, rollup, threads=threads, user_periods=periods)
         return
-    from rich.progress import (  # noqa: PLC0415 - 0.2 s of imports, only for a terminal
+    from rich.console import Console  # noqa: PLC0415 - 0.2 s of imports, only for a terminal
+    from rich.progress import (  # noqa: PLC0415
         BarColumn,
         DownloadColumn,
         Progress,
@@ -164,7 +165,8 @@ def _accumulate_with_progress(
     )  # fmt: skip
 
     columns = (BarColumn(), DownloadColumn(), TimeRemainingColumn())
-    with Progress(*columns, transient=True) as progress:
+    # On stderr, which is the terminal: stdout may be the report's pipe.
+    with Progress(*columns, transient=True, console=Console(stderr=True)) as progress:
         task = progress.add_task(result.source, total=total)
         accumulate(
             result,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -115,3 +117,46 @@ def test_unrecognised_file_exits_1_saying_what_was_expected() -> None:
     assert done.returncode == 1
     assert "unrecognised CSV header" in done.stderr
     assert "--format" in done.stderr
+
+
+def test_a_large_file_shows_a_progress_bar_on_a_terminal_and_none_in_a_pipe(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "large.csv"
+    with path.open("w", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(["timestamp", "provider", "model", "input_tokens", "output_tokens",
+                      "feature", "end_user"])  # fmt: skip
+        for i in range(140_000):  # ~9.3 MB: over the 8 MiB progress threshold
+            out.writerow([f"2025-03-01T{i % 24:02d}:00:00Z", "openai", "gpt-4o-mini",
+                          1000 + i % 7, 50, f"feature-{i % 5}", f"user-{i % 40}"])  # fmt: skip
+    assert path.stat().st_size > 8 * 1024 * 1024
+    main, child = pty.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "apex_cli.main", "analyze", str(path), "--json"],
+            cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=child, timeout=120, check=False,
+        )  # fmt: skip
+        os.close(child)
+        terminal = _drain(main)
+    finally:
+        os.close(main)
+    assert done.returncode == 0
+    assert json.loads(done.stdout)["rows"]["imported"] == 140_000
+    assert "MB" in terminal, f"no progress bar on the terminal: {terminal!r}"
+    piped = _apex("analyze", str(path), "--json")
+    assert piped.returncode == 0
+    assert piped.stderr == ""
+
+
+def _drain(fd: int) -> str:
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # EIO: the child side is closed and everything was read
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks).decode("utf-8", errors="replace")
