@@ -94,7 +94,7 @@ class ImportResult:
         self._binary = binary
         self._text = text
         self.native_csv = native_csv
-        """True for native CSV, which :func:`accumulate` reads on a fused fast path."""
+        """True for native CSV, which :func:`accumulate` reads in blocks with Arrow."""
 
     @property
     def notes(self) -> list[str]:
@@ -107,13 +107,6 @@ class ImportResult:
             return self._binary.tell()
         except (OSError, ValueError):
             return 0
-
-    def take_text(self) -> tuple[io.TextIOWrapper, ImportContext]:
-        """The raw text and context, for a reader that bypasses records; consumes the result."""
-        if self._rows is None:
-            raise ImportFailed(f"{self.source}: an import can be iterated only once")
-        self._rows = None
-        return self._text, self.context
 
     def take_binary(self) -> tuple[BinaryIO, ImportContext]:
         """The raw bytes (at the start, BOM included) and context; consumes the result."""

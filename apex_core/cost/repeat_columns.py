@@ -4,13 +4,13 @@ Same rules as :class:`repeats.RecentIds` and :class:`repeats.PrefixCache`: a
 request is a duplicate when its (provider, model, fingerprint) was last seen
 at most a day before or after it in stream order; a prefix block is a cache
 hit when its (provider, model, block) was last seen at most five minutes
-away; a request's hit is the run of leading blocks that hit. Within a batch,
-the previous sighting of every id is found by sorting (id, order); across
-batches, a map of id -> last seen carries it, at most ``capacity`` ids, the
-least recently seen forgotten first. The only difference from the record
-path: ids are forgotten at the end of a batch rather than at the moment the
-map overflows, so with more than ``capacity`` live ids the two may differ by
-up to one batch of memory.
+away; a request's hit is the run of leading blocks that hit. The previous
+sighting of every id is found by one sort of (id, order) over the batch and
+what :class:`LastSeen` remembers from earlier batches: at most ``capacity``
+ids, the least recently seen forgotten first. The only difference from the
+record path: ids are forgotten at the end of a batch rather than at the moment
+the map overflows, so with more than ``capacity`` live ids the two may differ
+by up to one batch of memory.
 """
 
 from __future__ import annotations
