@@ -99,14 +99,17 @@ def run(args: argparse.Namespace) -> int:
             except BadModelMapping as exc:
                 return _usage_error(exc.message)
         prices = book.result()
-    cost = import_module("apex_core.cost")
+    # Loaded by now, on the loader's thread: these imports only bind the names.
+    from apex_core.cost.analysis import analyze  # noqa: PLC0415
+    from apex_core.cost.report import render_markdown  # noqa: PLC0415
+
     features = [name.strip() for name in args.latency_insensitive.split(",") if name.strip()]
-    analysis = cost.analyze(rollup, prices=prices, latency_insensitive_features=features)
+    analysis = analyze(rollup, prices=prices, latency_insensitive_features=features)
     if args.json:
         json.dump(analysis.to_json(), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        sys.stdout.write(cost.render_markdown(analysis))
+        sys.stdout.write(render_markdown(analysis))
     return 0
 
 

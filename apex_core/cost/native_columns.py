@@ -16,18 +16,10 @@ import pyarrow as pa
 
 from apex_core.cost.context import ImportContext, csv_header
 from apex_core.cost.native_format import COLUMNS, REQUIRED, NativeColumns
-from apex_core.cost.records import Rejection, UsageRecord
+from apex_core.cost.records import COUNT_FIELDS, Rejection, UsageRecord
 from apex_core.errors import ImportFailed
 
-COUNTS: Final = (
-    "input_tokens",
-    "output_tokens",
-    "cached_input_tokens",
-    "cache_write_tokens",
-    "cache_write_1h_tokens",
-    "reasoning_tokens",
-    "requests",
-)
+COUNTS: Final = COUNT_FIELDS
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND: Final = timedelta(microseconds=1)
 _UTF8_BOM: Final = b"\xef\xbb\xbf"

@@ -96,17 +96,21 @@ class UsageRecord:
     line: int = 0
 
 
+COUNT_FIELDS: Final = (
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "reasoning_tokens",
+    "requests",
+)
+"""The record's counts, in the order a row is checked (each must be >= 0)."""
+
+
 def check_token_invariants(record: UsageRecord) -> None:
     """Raise :class:`RowRejected` when the token counts contradict each other."""
-    for name in (
-        "input_tokens",
-        "output_tokens",
-        "cached_input_tokens",
-        "cache_write_tokens",
-        "cache_write_1h_tokens",
-        "reasoning_tokens",
-        "requests",
-    ):
+    for name in COUNT_FIELDS:
         value = getattr(record, name)
         if value < 0:
             raise RowRejected(f"negative {name}", f"expected a count >= 0, got {value}")
