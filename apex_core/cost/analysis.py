@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
-from apex_core.cost.pricing import PeriodKey, PriceBook, RateCard, TieredPrice
+from apex_core.cost.pricing import PriceBook, RateCard
 from apex_core.cost.recommendations import Recommendation, recommend
 from apex_core.cost.rollup import ALL, UsageRollup
 
@@ -186,62 +186,26 @@ def analyze(
 
 
 def _price_end_users(rollup: UsageRollup, book: PriceBook, by_user: dict[str, list[Any]]) -> None:
-    """Price end-user usage: per linear rate card each user's sum once, tiered cards per cell.
+    """Sum each user's usage per linear rate card, then price each sum once.
 
-    Summing usage before pricing is exact for a linear :class:`RateCard`; a
+    Summing before pricing is exact for a linear :class:`RateCard`; a
     :class:`TieredPrice` picks its tier by a cell's average request, so it
-    prices each cell. Each distinct (day, provider, model, batch, tier) is
-    looked up once and equal linear cards share one index, so a cell costs a
-    look-up and seven additions. Each user's costs are added in the order of
-    its first cell per card, tiered cells first, as summing per (user, card) does.
+    prices each cell on its own.
     """
-    linear: dict[RateCard, int] = {}
-    slots: dict[PeriodKey, int | TieredPrice | None] = {}
-    sums: dict[str, dict[int, list[int]]] = defaultdict(dict)
+    sums: dict[tuple[str, RateCard], list[int]] = {}
     for (day, provider, model, user, batch, tier), cell in rollup.user_cells.items():
-        card_key = (day, provider, model, batch, tier)
-        try:
-            slot = slots[card_key]
-        except KeyError:
-            card = book.rate_card(provider, model, day, batch=batch, service_tier=tier)
-            slot = slots[card_key] = _slot(card, linear)
-        if slot is None:
+        card = book.rate_card(provider, model, day, batch=batch, service_tier=tier)
+        if card is None:
             continue
-        entry = by_user[user]
-        entry[1] += cell[0]
-        if isinstance(slot, TieredPrice):
-            entry[0] += slot.cost(cell)
-            continue
-        _add_usage(sums[user], slot, cell)
-    cards = list(linear)
-    for user, user_sums in sums.items():
-        entry = by_user[user]
-        for slot, usage in user_sums.items():
-            entry[0] += cards[slot].cost(usage)
-
-
-def _slot(
-    card: RateCard | TieredPrice | None, linear: dict[RateCard, int]
-) -> int | TieredPrice | None:
-    """A linear card's index in ``linear`` (equal cards share one); other cards as they are."""
-    if isinstance(card, RateCard):
-        return linear.setdefault(card, len(linear))
-    return card
-
-
-def _add_usage(sums: dict[int, list[int]], slot: int, cell: list[int]) -> None:
-    """Add a cell's 7 usage counters to the sum of ``slot`` (a new list: cells stay as they are)."""
-    total = sums.get(slot)
-    if total is None:
-        sums[slot] = cell[:7]
-        return
-    total[0] += cell[0]
-    total[1] += cell[1]
-    total[2] += cell[2]
-    total[3] += cell[3]
-    total[4] += cell[4]
-    total[5] += cell[5]
-    total[6] += cell[6]
+        by_user[user][1] += cell[0]
+        if isinstance(card, RateCard):
+            total = sums.setdefault((user, card), [0] * 7)
+            for index in range(7):
+                total[index] += cell[index]
+        else:
+            by_user[user][0] += card.cost(cell)
+    for (user, card), usage in sums.items():
+        by_user[user][0] += card.cost(usage)
 
 
 def _ranked(groups: dict[str, list[Any]], label: str) -> list[dict[str, Any]]:
