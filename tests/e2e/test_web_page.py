@@ -39,6 +39,7 @@ from playwright.sync_api import (
 from emulators.processes import ProcessGroup
 from emulators.stack import REPO_ROOT, Stack, StackPorts, start_stack
 from tests.conftest import SHARED_DATA, EmulatorEnv, RunningStack
+from tests.usage_fixtures import USAGE_FIXTURES
 
 pytestmark = [pytest.mark.browser, pytest.mark.emulators]
 
@@ -62,7 +63,8 @@ HOSTILE = (
     '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=1"> Analyze my AI costs'
 )
 # the project's own format, with good rows and rows the importer rejects
-SAMPLE_USAGE = REPO_ROOT / "tests" / "fixtures" / "usage" / "native_malformed.csv"
+SAMPLE_USAGE = USAGE_FIXTURES / "native_malformed.csv"
+UPLOAD_FIELD = "Upload a usage export"
 
 
 # ---------------------------------------------------------------- fixtures
@@ -694,8 +696,7 @@ def test_a_usage_upload_shows_the_import_summary_with_the_rejections(
     tabs.append(tab)
     page = tab.page
 
-    page.get_by_label("Upload a usage export").set_input_files(str(SAMPLE_USAGE))
-    page.get_by_role("button", name="Upload", exact=True).click()
+    _upload(page, SAMPLE_USAGE)
 
     summary = page.locator("#upload-result .upload-summary")
     expect(summary).to_contain_text("Imported native_malformed.csv", timeout=60_000)
@@ -708,7 +709,7 @@ def test_a_usage_upload_shows_the_import_summary_with_the_rejections(
     tab.shot("desktop-upload")
 
     # the same file again: stored once, and the page says so
-    page.get_by_role("button", name="Upload", exact=True).click()
+    _press_upload(page)
     expect(summary).to_contain_text("was already uploaded: nothing is counted twice")
 
 
@@ -720,10 +721,10 @@ def test_a_trace_upload_is_priced_with_the_model_mapping_typed_on_the_page(
     tab = open_tab(browser, paced_stack.stack.http_url)
     tabs.append(tab)
     page = tab.page
-    page.get_by_label("Upload a usage export").set_input_files(str(trace))
+    page.get_by_label(UPLOAD_FIELD).set_input_files(str(trace))
 
     # without a mapping the server says what to add, and the page shows it
-    page.get_by_role("button", name="Upload", exact=True).click()
+    _press_upload(page)
     error = page.locator("#upload-result .upload-error")
     expect(error).to_contain_text("model", timeout=60_000)
     expect(error).to_contain_text("HTTP 400")
@@ -731,7 +732,7 @@ def test_a_trace_upload_is_priced_with_the_model_mapping_typed_on_the_page(
     page.get_by_label("Price request traces as").fill(
         "ChatGPT=openai:gpt-3.5-turbo,GPT-4=openai:gpt-4"
     )
-    page.get_by_role("button", name="Upload", exact=True).click()
+    _press_upload(page)
     summary = page.locator("#upload-result .upload-summary")
     expect(summary).to_contain_text("Imported BurstGPT_1_first400.csv", timeout=60_000)
     expect(summary.locator(".upload-stats")).to_contain_text(re.compile(r"Imported\s*400 rows"))
@@ -746,8 +747,7 @@ def test_an_upload_the_server_refuses_shows_its_reason(
     tabs.append(tab)
     page = tab.page
 
-    page.get_by_label("Upload a usage export").set_input_files(str(empty))
-    page.get_by_role("button", name="Upload", exact=True).click()
+    _upload(page, empty)
 
     error = page.locator("#upload-result .upload-error")
     expect(error).to_contain_text("HTTP 422", timeout=60_000)
@@ -766,10 +766,19 @@ def test_an_upload_that_cannot_reach_the_ingest_service_is_reported(
     # what the page sees when the service is down or refuses its origin (CORS): a failed fetch
     page.route(re.compile("^" + re.escape(ingest)), lambda route: route.abort("failed"))
 
-    page.get_by_label("Upload a usage export").set_input_files(str(SAMPLE_USAGE))
-    page.get_by_role("button", name="Upload", exact=True).click()
+    _upload(page, SAMPLE_USAGE)
 
     error = page.locator("#upload-result .upload-error")
     expect(error).to_contain_text(f"Could not reach the upload service at {ingest}")
     expect(error).to_contain_text("(CORS)")
     expect(page.get_by_role("button", name="Upload", exact=True)).to_be_enabled()
+
+
+def _upload(page: Page, path: Path) -> None:
+    """Choose ``path`` in the page's upload form and send it."""
+    page.get_by_label(UPLOAD_FIELD).set_input_files(str(path))
+    _press_upload(page)
+
+
+def _press_upload(page: Page) -> None:
+    page.get_by_role("button", name="Upload", exact=True).click()

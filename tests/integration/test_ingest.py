@@ -30,11 +30,15 @@ from emulators.stack import REPO_ROOT, function_argv
 from functions.usage_store import UsageStore
 from tests.conftest import SHARED_DATA, EmulatorEnv
 from tests.integration.conftest import HOST
+from tests.usage_fixtures import (
+    MALFORMED_NATIVE_REJECTIONS,
+    MALFORMED_NATIVE_ROWS,
+    USAGE_FIXTURES,
+)
 
 pytestmark = pytest.mark.emulators
 
 LIMIT = 256 * 1024
-FIXTURES = REPO_ROOT / "tests" / "fixtures" / "usage"
 BURSTGPT = SHARED_DATA / "burstgpt" / "BurstGPT_1_first400.csv"
 BURSTGPT_MAPPING = "ChatGPT=openai:gpt-3.5-turbo,GPT-4=openai:gpt-4"
 ALLOWED_ORIGIN = "http://127.0.0.1:8080"
@@ -149,7 +153,7 @@ def db(emulator_env: EmulatorEnv) -> firestore.Client:
 
 
 def _fixture(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
+    return (USAGE_FIXTURES / name).read_bytes()
 
 
 def _local_rollup_cells(data: bytes, model: str | None = None) -> dict[Any, list[int]]:
@@ -281,21 +285,10 @@ def test_malformed_rows_are_counted_with_line_numbers(ingest: Ingest, db: firest
         _fixture("native_malformed.csv"), ingest.user_token(user), filename="bad.csv"
     )
     assert answer.status == 201, answer.body
-    assert answer.body["rows"] == {
-        "read": 5,
-        "imported": 2,
-        "rejected": 3,
-        "reasons": {
-            "bad number in input_tokens": 1,
-            "missing column": 1,
-            "negative input_tokens": 1,
-        },
-    }
-    assert [(r["line"], r["reason"]) for r in answer.body["rejections"]] == [
-        (3, "bad number in input_tokens"),
-        (4, "missing column"),
-        (5, "negative input_tokens"),
-    ]
+    assert answer.body["rows"] == MALFORMED_NATIVE_ROWS
+    assert [(r["line"], r["reason"]) for r in answer.body["rejections"]] == (
+        MALFORMED_NATIVE_REJECTIONS
+    )
     assert "12x" in answer.body["rejections"][0]["detail"]
     [info] = UsageStore(db, user).overview().uploads
     assert (info.rows_imported, info.rows_rejected, info.requests) == (2, 3, 2)

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.usage_fixtures import USAGE_FIXTURES
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
-FIXTURES = REPO_ROOT / "tests" / "fixtures" / "usage"
+FIXTURES = USAGE_FIXTURES
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 

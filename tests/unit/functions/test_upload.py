@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -10,8 +10,12 @@ from apex_core.cost import BadModelMapping, ModelMapping, UnknownUsageFormat, ac
 from apex_core.errors import AuthenticationError
 from functions import upload
 from functions.errors import BadUpload, TooLarge, UnsupportedMediaType
+from tests.usage_fixtures import (
+    MALFORMED_NATIVE_REJECTIONS,
+    MALFORMED_NATIVE_ROWS,
+    USAGE_FIXTURES,
+)
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "usage"
 TRACE = (
     b"Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n5,ChatGPT,10,2,12,x\n"
 )
@@ -109,27 +113,9 @@ def test_open_upload_detects_the_format_and_refuses_what_it_cannot_read() -> Non
 
 
 def test_summary_of_an_import_with_rejections() -> None:
-    data = (FIXTURES / "native_malformed.csv").read_bytes()
-    result, upload_id = upload.open_upload(data, source="bad.csv", format="auto", model=None)
-    rollup = accumulate(result)
-    answer = upload.summary(
-        upload_id=upload_id, duplicate=False, source="bad.csv", format=result.format, rollup=rollup
-    )
-    assert answer["rows"] == {
-        "read": 5,
-        "imported": 2,
-        "rejected": 3,
-        "reasons": {
-            "bad number in input_tokens": 1,
-            "missing column": 1,
-            "negative input_tokens": 1,
-        },
-    }
-    assert [(r["line"], r["reason"]) for r in answer["rejections"]] == [
-        (3, "bad number in input_tokens"),
-        (4, "missing column"),
-        (5, "negative input_tokens"),
-    ]
+    answer = _summary((USAGE_FIXTURES / "native_malformed.csv").read_bytes(), "bad.csv")
+    assert answer["rows"] == MALFORMED_NATIVE_ROWS
+    assert [(r["line"], r["reason"]) for r in answer["rejections"]] == MALFORMED_NATIVE_REJECTIONS
     assert answer["requests"] == 2
     assert answer["models"] == ["openai:gpt-4o"]
     assert (answer["first_day"], answer["last_day"]) == ("2025-03-01", "2025-03-01")
@@ -150,24 +136,8 @@ def test_summary_of_an_import_with_rejections() -> None:
 
 def test_nothing_imported_says_why() -> None:
     header_only = b"timestamp,provider,model,input_tokens,output_tokens\n"
-    result, upload_id = upload.open_upload(header_only, source="h.csv", format=None, model=None)
-    empty = upload.summary(
-        upload_id=upload_id,
-        duplicate=False,
-        source="h.csv",
-        format=result.format,
-        rollup=accumulate(result),
-    )
-    assert "no usage rows" in upload.nothing_imported(empty).message
-    bad = header_only + b"2025-03-01T00:00:00Z,openai,gpt-4o,x,1\n"
-    result, upload_id = upload.open_upload(bad, source="b.csv", format=None, model=None)
-    answer = upload.summary(
-        upload_id=upload_id,
-        duplicate=False,
-        source="b.csv",
-        format=result.format,
-        rollup=accumulate(result),
-    )
+    assert "no usage rows" in upload.nothing_imported(_summary(header_only, "h.csv")).message
+    answer = _summary(header_only + b"2025-03-01T00:00:00Z,openai,gpt-4o,x,1\n", "b.csv")
     error = upload.nothing_imported(answer)
     assert error.code == "no_usable_rows"
     assert "all 1 rows were rejected (bad number in input_tokens (1))" in error.message
@@ -176,3 +146,12 @@ def test_nothing_imported_says_why() -> None:
 
 def test_model_hint_names_the_http_parameter() -> None:
     assert "model=" in upload.model_hint("a trace names no billed model")
+
+
+def _summary(data: bytes, source: str) -> dict[str, Any]:
+    """The upload answer for ``data``: opened, accumulated and summarised as ingest does."""
+    result, upload_id = upload.open_upload(data, source=source, format=None, model=None)
+    return upload.summary(
+        upload_id=upload_id, duplicate=False, source=source, format=result.format,
+        rollup=accumulate(result),
+    )  # fmt: skip
