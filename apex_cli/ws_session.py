@@ -42,6 +42,7 @@ from apex_core.protocol import (
     CLOSE_TOO_BIG,
     MAX_TEXT_CHARS,
     PROTOCOL,
+    is_terminal_event,
 )
 
 Frame = dict[str, Any]
@@ -410,7 +411,7 @@ class ApexSession:
         self._early = [e for e in self._early if e.get("run_id") != run_id]
         for event in (ready for e in early for ready in order.push(e)):
             on_event(event)
-            if is_terminal(event):
+            if is_terminal_event(event):
                 return event
 
         async def resume() -> None:
@@ -431,7 +432,7 @@ class ApexSession:
                     if frame.get("run_id") == run_id:
                         for event in order.push(frame):
                             on_event(event)
-                            if is_terminal(event):
+                            if is_terminal_event(event):
                                 return event
                     continue  # another run of this user (another tab): not ours to show
                 if on_frame is not None:
@@ -486,13 +487,4 @@ def is_run_event(frame: Frame) -> bool:
         isinstance(frame.get("run_id"), str)
         and isinstance(frame.get("seq"), int)
         and isinstance(frame.get("agent"), str)
-    )
-
-
-def is_terminal(event: Frame) -> bool:
-    """The run's last event: the supervisor's final ``agent_completed`` or its ``agent_error``."""
-    if event.get("agent") != "supervisor":
-        return False
-    return event.get("type") == "agent_error" or (
-        event.get("type") == "agent_completed" and bool(event.get("final"))
     )

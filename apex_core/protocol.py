@@ -9,6 +9,7 @@ shape of every run event, stored in Firestore exactly as it is sent.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final, Literal
 
@@ -202,8 +203,21 @@ class RunEvent(BaseModel):
 
     @property
     def is_terminal(self) -> bool:
-        """True for the supervisor's final ``agent_completed`` and its ``agent_error``."""
-        return self.agent == "supervisor" and self.type in ("agent_completed", "agent_error")
+        """See :func:`is_terminal_event`."""
+        return is_terminal_event(
+            {**(self.model_extra or {}), "agent": self.agent, "type": self.type}
+        )
+
+
+def is_terminal_event(event: Mapping[str, Any]) -> bool:
+    """The run's last event: the supervisor's ``agent_completed`` with ``final: true``, or
+    the supervisor's ``agent_error``. Every other event (a sub-agent's ``agent_completed``
+    or ``agent_error`` included) is followed by more."""
+    if event.get("agent") != "supervisor":
+        return False
+    return event.get("type") == "agent_error" or (
+        event.get("type") == "agent_completed" and event.get("final") is True
+    )
 
 
 # ---------------------------------------------------------------- edge -> functions

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from apex_core.protocol import RunEvent, utc_now_rfc3339
+from apex_core.protocol import RunEvent, is_terminal_event, utc_now_rfc3339
 from functions.errors import RunAlreadyFinished
 
 Event = dict[str, Any]
@@ -73,13 +73,6 @@ class EventSink(Protocol):
         ...
 
 
-def is_terminal(event: Event) -> bool:
-    return event.get("agent") == "supervisor" and event.get("type") in (
-        "agent_completed",
-        "agent_error",
-    )
-
-
 class RunEmitter:
     """Numbers, stores and publishes the events of one run (one delivery of its request)."""
 
@@ -124,7 +117,7 @@ class RunEmitter:
         event = self._build(self._next_seq, agent, type_, fields)
         stored = self._sink.append(event)
         if stored is not None:
-            if is_terminal(stored):
+            if is_terminal_event(stored):
                 raise RunAlreadyFinished(
                     f"run {self._run_id} already has its terminal event at seq {stored['seq']}"
                 )

@@ -15,8 +15,9 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from apex_core import schema
+from apex_core.protocol import is_terminal_event
 from tests.conftest import RunningStack
-from tests.e2e.ws_client import Frame, connect, is_terminal, run
+from tests.e2e.ws_client import Frame, connect, run
 
 PROMPT = "Analyze my AI costs"
 SUB_AGENTS = ("triage", "data", "optimization", "reporting")
@@ -34,7 +35,7 @@ def assert_complete_run(events: list[Frame], run_id: str, thread_id: str) -> Fra
     """Seq 1..N with no gap, every agent's five event types, one terminal final event."""
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     assert {(e["run_id"], e["thread_id"]) for e in events} == {(run_id, thread_id)}
-    assert [e for e in events if is_terminal(e)] == [events[-1]]
+    assert [e for e in events if is_terminal_event(e)] == [events[-1]]
     types_by_agent: dict[str, set[str]] = defaultdict(set)
     for event in events:
         types_by_agent[event["agent"]].add(event["type"])

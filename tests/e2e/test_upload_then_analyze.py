@@ -19,8 +19,9 @@ import jwt
 import pytest
 
 from apex_core.cost import accumulate, analyze, read_usage
+from apex_core.protocol import is_terminal_event
 from tests.conftest import SHARED_DATA, RunningStack
-from tests.e2e.ws_client import Frame, connect, is_terminal, run
+from tests.e2e.ws_client import Frame, connect, run
 
 pytestmark = pytest.mark.emulators
 
@@ -69,7 +70,7 @@ def test_an_uploaded_trace_is_what_the_agents_analyse(stack: RunningStack) -> No
 
     events = run(body)
     final = events[-1]
-    assert is_terminal(final)
+    assert is_terminal_event(final)
     assert final["type"] == "agent_completed", final
     assert not any(e.get("tool") == "load_demo_dataset" for e in events)
     result = final["result"]

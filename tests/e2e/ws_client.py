@@ -32,6 +32,8 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Subprotocol
 
+from apex_core.protocol import is_terminal_event
+
 Frame = dict[str, Any]
 Via = Literal["header", "subprotocol"]
 T = TypeVar("T")
@@ -74,14 +76,6 @@ class Refusal:
     status: int
     headers: dict[str, str]
     body: str
-
-
-def is_terminal(frame: Frame) -> bool:
-    """The supervisor's final ``agent_completed`` or its ``agent_error``."""
-    return frame.get("agent") == "supervisor" and frame.get("type") in (
-        "agent_completed",
-        "agent_error",
-    )
 
 
 class ApexClient:
@@ -167,7 +161,7 @@ class ApexClient:
         """Every run event of ``run_id`` up to and including the terminal one."""
         events: list[Frame] = []
         async with asyncio.timeout(within):
-            while not events or not is_terminal(events[-1]):
+            while not events or not is_terminal_event(events[-1]):
                 events.append(await self.next_matching(_event_of(run_id), within=within))
         return events
 

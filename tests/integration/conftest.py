@@ -25,7 +25,7 @@ from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
 from google.cloud.pubsub_v1.types import PublisherOptions
 
 from apex_core import names, schema
-from apex_core.protocol import RunRequest, utc_now_rfc3339
+from apex_core.protocol import RunRequest, is_terminal_event, utc_now_rfc3339
 from emulators.processes import Child, ProcessGroup, free_port, tcp_ready
 from emulators.provision import PushEndpoints, provision
 from emulators.stack import REPO_ROOT, function_argv
@@ -181,15 +181,11 @@ class EventCollector:
         def probe() -> list[dict[str, Any]] | None:
             self.pull()
             events = self.by_run.get(run_id, [])
-            if any(_is_terminal(e) for e in events):
+            if any(is_terminal_event(e) for e in events):
                 return list(events)
             return None
 
         return wait_for(f"the terminal event of run {run_id}", probe, timeout=timeout)
-
-
-def _is_terminal(event: dict[str, Any]) -> bool:
-    return event["agent"] == "supervisor" and event["type"] in ("agent_completed", "agent_error")
 
 
 @pytest.fixture(scope="session")

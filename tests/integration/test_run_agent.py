@@ -10,6 +10,7 @@ import pytest
 from google.cloud import firestore
 
 from apex_core import schema
+from apex_core.protocol import is_terminal_event
 from tests.integration.conftest import (
     EventCollector,
     Functions,
@@ -32,11 +33,7 @@ RESULT_KEYS = {"total_cost_usd", "by_day", "by_model", "recommendations", "unpri
 
 
 def _terminals(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [
-        e
-        for e in events
-        if e["agent"] == "supervisor" and e["type"] in ("agent_completed", "agent_error")
-    ]
+    return [e for e in events if is_terminal_event(e)]
 
 
 def _assistant(db: firestore.Client, thread_id: str, run_id: str) -> dict[str, Any] | None:

@@ -13,6 +13,7 @@ from apex_core.protocol import (
     Resume,
     RunEvent,
     UserMessage,
+    is_terminal_event,
     parse_client_frame,
 )
 
@@ -84,3 +85,23 @@ def test_run_event_keeps_type_specific_fields_and_knows_terminal() -> None:
     assert final.is_terminal
     sub = RunEvent.model_validate({**common, "type": "agent_completed", "agent": "data"})
     assert not sub.is_terminal
+
+
+@pytest.mark.parametrize(
+    ("type_", "agent", "extra", "terminal"),
+    [
+        ("agent_completed", "supervisor", {"final": True}, True),
+        ("agent_error", "supervisor", {}, True),
+        ("agent_completed", "supervisor", {}, False),  # only ``final: true`` ends the run
+        ("agent_completed", "reporting", {"final": True}, False),
+        ("agent_error", "data", {}, False),
+        ("agent_thinking", "supervisor", {}, False),
+    ],
+)
+def test_only_the_supervisors_final_completion_or_its_error_is_terminal(
+    type_: str, agent: str, extra: dict[str, object], terminal: bool
+) -> None:
+    event = {"type": type_, "agent": agent, "run_id": "r", "seq": 9, **extra}
+    assert is_terminal_event(event) is terminal
+    common = {"run_id": "r", "thread_id": "t", "seq": 9, "ts": "2026-01-01T00:00:00.000Z"}
+    assert RunEvent.model_validate({**common, **event}).is_terminal is terminal

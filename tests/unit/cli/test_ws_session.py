@@ -18,9 +18,9 @@ from apex_cli.ws_session import (
     ConnectFailed,
     EventSequencer,
     ServerError,
-    is_terminal,
     redact,
 )
+from apex_core.protocol import is_terminal_event
 
 APEX = [Subprotocol("apex.v1")]
 
@@ -62,14 +62,6 @@ def test_tokens_are_redacted() -> None:
         "user_id": "demo-user-1",
         "session_token": "[redacted]",
     }
-
-
-def test_only_the_supervisors_final_or_error_is_terminal() -> None:
-    assert is_terminal(ev(9, "agent_completed", "supervisor", final=True))
-    assert is_terminal(ev(9, "agent_error", "supervisor"))
-    assert not is_terminal(ev(9, "agent_completed", "supervisor"))
-    assert not is_terminal(ev(9, "agent_completed", "reporting", final=True))
-    assert not is_terminal(ev(9, "agent_error", "data"))
 
 
 class FakeEdge:
@@ -168,7 +160,7 @@ def test_a_dropped_connection_reconnects_as_the_same_demo_user_and_resumes() -> 
     edge = FakeEdge(drop_after=2)
     seen, terminal, notices = asyncio.run(_chat_turn(edge))
     assert seen == [1, 2, 3, 4, 5]
-    assert is_terminal(terminal)
+    assert is_terminal_event(terminal)
     assert edge.resumes == [0, 2]
     assert edge.bearers == [None, "Bearer session-token-1"]
     assert any("1001" in n for n in notices)

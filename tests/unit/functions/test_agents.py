@@ -11,7 +11,7 @@ import pytest
 
 from apex_core.cost import UsageRecord, UsageRollup, accumulate, demo_records
 from apex_core.errors import ApexError, RunCancelled, RunTimedOut
-from apex_core.protocol import RunRequest
+from apex_core.protocol import RunRequest, is_terminal_event
 from functions.agent_tools import ToolContext
 from functions.agents import Supervisor
 from functions.emitter import Event, MemorySink, RunEmitter
@@ -49,11 +49,7 @@ def _run(
 
 
 def _terminal(events: list[Event]) -> list[Event]:
-    return [
-        e
-        for e in events
-        if e["agent"] == "supervisor" and e["type"] in ("agent_completed", "agent_error")
-    ]
+    return [e for e in events if is_terminal_event(e)]
 
 
 def test_a_demo_user_gets_a_full_analysis_of_a_generated_dataset() -> None:
