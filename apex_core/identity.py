@@ -27,6 +27,7 @@ from typing import Any, Final
 import jwt
 from jwt.types import Options
 
+from apex_core import names
 from apex_core.errors import AuthenticationError
 
 DEMO_ISSUER: Final = "apex-demo"
@@ -120,7 +121,7 @@ class TokenVerifier:
         claims = _decode(
             token, self.settings.jwt_secret, ["HS256"], issuer=DEMO_ISSUER, audience=DEMO_AUDIENCE
         )
-        if claims.get("demo") is not True or not str(claims["sub"]).startswith("demo-user-"):
+        if claims.get("demo") is not True or not names.is_demo_user_id(str(claims["sub"])):
             raise AuthenticationError("the demo session token does not name a demo user")
         return Identity(user_id=str(claims["sub"]), demo=True)
 
@@ -178,4 +179,4 @@ def _decode(
 def new_demo_user_id(now: datetime | None = None) -> str:
     """``demo-user-<unix seconds>-<random>``."""
     moment = now or datetime.now(UTC)
-    return f"demo-user-{int(moment.timestamp())}-{secrets.token_hex(4)}"
+    return f"{names.DEMO_USER_PREFIX}{int(moment.timestamp())}-{secrets.token_hex(4)}"

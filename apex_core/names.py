@@ -1,4 +1,5 @@
-"""Names of every cloud resource, shared by the emulator set-up and the CDKTF stack.
+"""Names of every cloud resource, shared by the emulator set-up and the CDKTF stack,
+and the shape of a demo user's id.
 
 Change a name here and both the local emulators and production follow.
 """
@@ -38,6 +39,14 @@ INGEST_USAGE_PORT: Final = 8082
 DEAD_LETTER_PORT: Final = 8083
 PUBSUB_EMULATOR_PORT: Final = 8085
 FIRESTORE_EMULATOR_PORT: Final = 8086
+
+# Users without credentials (DEMO_MODE): ``demo-user-<unix seconds>-<random>``
+DEMO_USER_PREFIX: Final = "demo-user-"
+
+
+def is_demo_user_id(user_id: str) -> bool:
+    """Whether ``user_id`` has the shape of a demo user's id."""
+    return user_id.startswith(DEMO_USER_PREFIX)
 
 
 def edge_events_subscription(instance_id: str) -> str:

@@ -35,6 +35,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Final, Protocol
 
+from apex_core import names
 from apex_core.cost import (
     Analysis,
     Recommendation,
@@ -49,7 +50,6 @@ from apex_core.protocol import RunRequest
 from functions.triage import FOCUS_KINDS, Classification, classify
 from functions.usage_store import UploadInfo, UsageOverview
 
-DEMO_USER_PREFIX: Final = "demo-user-"
 DEMO_DAYS: Final = 30
 
 
@@ -83,7 +83,7 @@ class ToolContext:
 
     @property
     def is_demo_user(self) -> bool:
-        return self.request.user_id.startswith(DEMO_USER_PREFIX)
+        return names.is_demo_user_id(self.request.user_id)
 
 
 @dataclass(frozen=True, slots=True)
