@@ -1,7 +1,7 @@
 """The agents' tools: named, real computations over the user's stored usage.
 
 Each tool takes a :class:`ToolContext` (the request, the user's
-:class:`UsageSource`, the run's working :class:`RunState`) and its JSON
+:class:`StoredUsage`, the run's working :class:`RunState`) and its JSON
 ``args``, does its work, records what it found in the state and returns a
 :class:`ToolResult` with a one-line summary for the ``tool_completed`` event.
 Every number a tool reports is computed here from stored data. A tool signals an
@@ -53,7 +53,7 @@ from functions.usage_store import UploadInfo, UsageOverview
 DEMO_DAYS: Final = 30
 
 
-class UsageSource(Protocol):
+class StoredUsage(Protocol):
     """What the tools need from storage (``functions.usage_store.UsageStore``)."""
 
     def overview(self) -> UsageOverview: ...
@@ -78,7 +78,7 @@ class RunState:
 @dataclass
 class ToolContext:
     request: RunRequest
-    usage: UsageSource
+    usage: StoredUsage
     state: RunState = field(default_factory=RunState)
 
     @property

@@ -27,7 +27,7 @@ def upload_info(upload_id: str, rollup: UsageRollup, kind: str = "upload") -> Up
 
 
 class MemoryUsage:
-    """A user's uploads in memory (the ``UsageSource`` seam of ``functions.agent_tools``)."""
+    """A user's uploads in memory (the ``StoredUsage`` seam of ``functions.agent_tools``)."""
 
     def __init__(self, uploads: dict[str, UsageRollup] | None = None) -> None:
         self.uploads = dict(uploads or {})
