@@ -15,7 +15,7 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from apex_core.errors import InvalidFrame, UnknownFrameType
+from apex_core.errors import AuthenticationError, InvalidFrame, UnknownFrameType
 
 PROTOCOL: Final = "apex.v1"
 BEARER_SUBPROTOCOL_PREFIX: Final = "apex.bearer."
@@ -57,6 +57,25 @@ def utc_now_rfc3339() -> str:
 
 def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# ---------------------------------------------------------------- credentials
+
+
+def token_from_authorization(value: str) -> str:
+    """The token of an ``Authorization: Bearer <token>`` header value (the edge's
+    handshake and the upload endpoint take it the same way; the scheme's case and
+    the spaces around the token do not matter).
+
+    Raises :class:`AuthenticationError` for another scheme or a missing token; the
+    message never echoes the value.
+    """
+    scheme, _, token = value.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationError(
+            "the Authorization header must be 'Bearer <token>'; it holds another scheme or no token"
+        )
+    return token.strip()
 
 
 # ---------------------------------------------------------------- client frames

@@ -28,7 +28,7 @@ from websockets.typing import Subprotocol
 
 from apex_core.errors import AuthenticationError
 from apex_core.identity import Identity, TokenVerifier
-from apex_core.protocol import BEARER_SUBPROTOCOL_PREFIX, PROTOCOL
+from apex_core.protocol import BEARER_SUBPROTOCOL_PREFIX, PROTOCOL, token_from_authorization
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +71,7 @@ def bearer_token(headers: Headers) -> str | None:
     if len(authorizations) > 1:
         raise AuthenticationError("send one Authorization header, not several")
     if authorizations:
-        scheme, _, value = authorizations[0].strip().partition(" ")
-        if scheme.lower() != "bearer" or not value.strip():
-            raise AuthenticationError("the Authorization header must be 'Bearer <jwt>'")
-        from_header = value.strip()
+        from_header = token_from_authorization(authorizations[0])
     from_subprotocol = [
         p[len(BEARER_SUBPROTOCOL_PREFIX) :]
         for p in offered_subprotocols(headers)

@@ -33,6 +33,7 @@ from google.api_core import exceptions as gexc
 from google.cloud.pubsub_v1 import SubscriberClient
 
 from apex_core import names
+from apex_core.env import Env, SettingsError
 from apex_core.logs import configure_logging, fields
 from edge_ws.bus import HEARTBEAT_LABEL
 
@@ -117,7 +118,7 @@ def _parse(argv: Sequence[str] | None, environ: Mapping[str, str]) -> argparse.N
     parser.add_argument(
         "--max-idle-hours",
         type=float,
-        default=float(environ.get("JANITOR_MAX_IDLE_HOURS") or DEFAULT_MAX_IDLE_HOURS),
+        default=Env(environ).number("JANITOR_MAX_IDLE_HOURS", DEFAULT_MAX_IDLE_HOURS, unit="hours"),
         help="delete when the heartbeat is older than this (default: %(default)s)",
     )
     parser.add_argument("--dry-run", action="store_true", help="report, delete nothing")
@@ -131,8 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging("edge-janitor")
     try:
         args = _parse(argv, os.environ)
-    except ValueError as exc:  # JANITOR_MAX_IDLE_HOURS is not a number
-        log.error("bad JANITOR_MAX_IDLE_HOURS: %s", exc)
+    except SettingsError as exc:  # JANITOR_MAX_IDLE_HOURS is not a positive number
+        log.error("%s", exc.message)
         return 2
     client = SubscriberClient()
     try:

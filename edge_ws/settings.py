@@ -1,8 +1,9 @@
 """The edge's settings, read once from the environment at start.
 
-Every knob has a safe default; a malformed value is a :class:`SettingsError`
-that names the variable, what it holds and what was expected, so the process
-refuses to start instead of running with a surprise.
+Every knob has a safe default; a malformed value is an
+:class:`apex_core.env.SettingsError` that names the variable, what it holds and
+what was expected, so the process refuses to start instead of running with a
+surprise.
 
 =================================  ==================================  =========
 variable                           setting                             default
@@ -39,18 +40,12 @@ from pathlib import Path
 from typing import Final
 
 from apex_core import names
-from apex_core.errors import ApexError
+from apex_core.env import Env, SettingsError
 from apex_core.identity import AuthSettings
 from apex_core.protocol import MAX_CLIENT_FRAME_BYTES
 
 DEFAULT_STATIC_DIR: Final = Path(__file__).resolve().parent / "static"
 DEFAULT_INGEST_URL: Final = "/api/usage"
-
-
-class SettingsError(ApexError):
-    """An environment variable of the edge holds a value it cannot use."""
-
-    code = "misconfigured"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,7 +95,7 @@ class EdgeSettings:
     def from_env(cls, environ: Mapping[str, str]) -> EdgeSettings:
         """Read every setting; raises :class:`SettingsError` (or the auth settings'
         ``AuthenticationError``) for a value that cannot be used."""
-        env = _Env(environ)
+        env = Env(environ)
         timeouts = Timeouts(
             max_connection_seconds=env.seconds("EDGE_MAX_CONNECTION_SECONDS", 3300.0),
             ping_interval_seconds=env.seconds("EDGE_PING_INTERVAL_SECONDS", 20.0),
@@ -139,40 +134,3 @@ class EdgeSettings:
 def _valid_instance_id(value: str) -> bool:
     allowed = set("abcdefghijklmnopqrstuvwxyz0123456789-")
     return 0 < len(value) <= 60 and set(value) <= allowed
-
-
-@dataclass(frozen=True, slots=True)
-class _Env:
-    environ: Mapping[str, str]
-
-    def _raw(self, name: str) -> str | None:
-        value = self.environ.get(name, "").strip()
-        return value or None
-
-    def seconds(self, name: str, default: float) -> float:
-        raw = self._raw(name)
-        if raw is None:
-            return default
-        try:
-            value = float(raw)
-        except ValueError:
-            value = -1.0
-        if not value > 0 or value == float("inf"):
-            raise SettingsError(f"{name} must be a positive number of seconds; it is {raw!r}")
-        return value
-
-    def count(self, name: str, default: int) -> int:
-        raw = self._raw(name)
-        if raw is None:
-            return default
-        if not raw.isdigit() or int(raw) < 1:
-            raise SettingsError(f"{name} must be a whole number of at least 1; it is {raw!r}")
-        return int(raw)
-
-    def port(self, name: str, default: int) -> int:
-        raw = self._raw(name)
-        if raw is None:
-            return default
-        if not raw.isdigit() or not 0 < int(raw) < 65536:
-            raise SettingsError(f"{name} must be a TCP port (1-65535); it is {raw!r}")
-        return int(raw)

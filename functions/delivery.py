@@ -23,6 +23,7 @@ from google.cloud.pubsub_v1 import PublisherClient
 from pydantic import ValidationError
 
 from apex_core import names
+from apex_core.env import Env
 from apex_core.errors import RunCancelled, RunTimedOut
 from apex_core.logs import fields
 from apex_core.protocol import TERMINAL_STATUSES, RunRequest
@@ -41,19 +42,6 @@ DEFAULT_LEASE_SECONDS: Final = 60.0
 DEAD_LETTER_COUNT_ATTRIBUTE: Final = "CloudPubSubDeadLetterSourceDeliveryCount"
 
 
-def _float_env(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from exc
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {raw!r}")
-    return value
-
-
 @dataclass(frozen=True, slots=True)
 class Settings:
     deadline_seconds: float = DEFAULT_DEADLINE_SECONDS
@@ -65,12 +53,16 @@ class Settings:
     (demos, and the integration tests that cancel a run mid-way); 0 in production."""
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Raises :class:`~apex_core.env.SettingsError` for a value that cannot be used."""
+        env = Env(os.environ if environ is None else environ)
         return cls(
-            deadline_seconds=_float_env(env, "RUN_DEADLINE_SECONDS", DEFAULT_DEADLINE_SECONDS),
-            lease_seconds=_float_env(env, "RUN_LEASE_SECONDS", DEFAULT_LEASE_SECONDS),
-            step_delay_seconds=_float_env(env, "AGENT_STEP_DELAY_MS", 0.0) / 1000,
+            deadline_seconds=env.seconds("RUN_DEADLINE_SECONDS", DEFAULT_DEADLINE_SECONDS),
+            lease_seconds=env.seconds("RUN_LEASE_SECONDS", DEFAULT_LEASE_SECONDS),
+            step_delay_seconds=env.number(
+                "AGENT_STEP_DELAY_MS", 0.0, unit="milliseconds", allow_zero=True
+            )
+            / 1000,
         )
 
 

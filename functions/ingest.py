@@ -88,13 +88,15 @@ def _handle(request: flask.Request, context: dict[str, Any]) -> Reply:
         reply.headers["Allow"] = "GET, POST, OPTIONS"
         return reply
     try:
-        token = upload.bearer_token(request.headers.get("Authorization"))
+        token = upload.upload_token(request.headers.get("Authorization"))
         user_id = _verifier().verify(token).user_id
     except AuthenticationError as exc:
         reply = _error(401, exc.code, exc.message)
         reply.headers["WWW-Authenticate"] = 'Bearer realm="apex"'
         return reply
     context["user_id"] = user_id
+    # Settings first, outside the ApexError handler below: a bad one is our 500, not a 400.
+    limit = upload.max_upload_bytes(os.environ)
     store = UsageStore(
         clients.firestore_client(),
         user_id,
@@ -103,7 +105,7 @@ def _handle(request: flask.Request, context: dict[str, Any]) -> Reply:
     try:
         if request.method == "GET":
             return Reply(200, _overview_json(store.overview()))
-        return _upload(request, store, context)
+        return _upload(request, store, context, limit)
     except ApexError as exc:
         status = STATUS.get(exc.code, 400)
         if status >= 500:  # these messages name storage, never the file's contents
@@ -125,8 +127,9 @@ def _handle(request: flask.Request, context: dict[str, Any]) -> Reply:
         return reply
 
 
-def _upload(request: flask.Request, store: UsageStore, context: dict[str, Any]) -> Reply:
-    limit = upload.max_upload_bytes(os.environ)
+def _upload(
+    request: flask.Request, store: UsageStore, context: dict[str, Any], limit: int
+) -> Reply:
     upload.check_declared_size(request.content_length, limit)
     kind = upload.body_kind(request.mimetype, request.headers.get("Content-Encoding"))
     data, filename, form = _read_body(request, kind, limit)

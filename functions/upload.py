@@ -16,7 +16,9 @@ from typing import Any, Final, Literal
 
 from apex_core.cost import FORMATS, ImportResult, ModelMapping, UsageRollup, read_usage
 from apex_core.cost.rollup import ALL
+from apex_core.env import Env
 from apex_core.errors import AuthenticationError
+from apex_core.protocol import token_from_authorization
 from functions.errors import BadUpload, NothingImported, TooLarge, UnsupportedMediaType
 
 DEFAULT_MAX_BYTES: Final = 32 * 1024 * 1024
@@ -54,12 +56,12 @@ BodyKind = Literal["raw", "multipart"]
 
 def max_upload_bytes(environ: Mapping[str, str]) -> int:
     """``INGEST_MAX_BYTES`` (default 32 MiB, Cloud Run's HTTP/1 request limit)."""
-    return int(_positive(environ, "INGEST_MAX_BYTES", DEFAULT_MAX_BYTES))
+    return Env(environ).count("INGEST_MAX_BYTES", DEFAULT_MAX_BYTES)
 
 
 def store_deadline_seconds(environ: Mapping[str, str]) -> float:
     """``INGEST_STORE_DEADLINE_SECONDS``: how long a Firestore call may take, retries included."""
-    return _positive(environ, "INGEST_STORE_DEADLINE_SECONDS", DEFAULT_STORE_DEADLINE_SECONDS)
+    return Env(environ).seconds("INGEST_STORE_DEADLINE_SECONDS", DEFAULT_STORE_DEADLINE_SECONDS)
 
 
 def allowed_origins(environ: Mapping[str, str]) -> frozenset[str]:
@@ -70,35 +72,17 @@ def allowed_origins(environ: Mapping[str, str]) -> frozenset[str]:
     return frozenset(item.strip().rstrip("/") for item in text.split(",") if item.strip())
 
 
-def _positive(environ: Mapping[str, str], name: str, default: float) -> float:
-    text = (environ.get(name) or "").strip()
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0 or value == float("inf"):
-        raise ValueError(f"{name} must be a positive number, got {text!r}")
-    return value
-
-
 # ------------------------------------------------------------------ the request
 
 
-def bearer_token(authorization: str | None) -> str:
-    """The token of an ``Authorization: Bearer <jwt>`` header; never a fallback identity."""
+def upload_token(authorization: str | None) -> str:
+    """The upload's bearer token: required, never a fallback identity."""
     if not authorization or not authorization.strip():
         raise AuthenticationError(
             "an upload needs 'Authorization: Bearer <token>': sign in, or use the "
             "session_token of the chat's connection_ready frame"
         )
-    scheme, _, token = authorization.strip().partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise AuthenticationError(
-            "the Authorization header must be 'Bearer <token>'; another scheme was sent"
-        )
-    return token.strip()
+    return token_from_authorization(authorization)
 
 
 def body_kind(mimetype: str, content_encoding: str | None) -> BodyKind:

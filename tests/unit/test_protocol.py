@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from apex_core.errors import InvalidFrame, UnknownFrameType
+from apex_core.errors import AuthenticationError, InvalidFrame, UnknownFrameType
 from apex_core.protocol import (
     MAX_TEXT_CHARS,
     Cancel,
@@ -15,6 +15,7 @@ from apex_core.protocol import (
     UserMessage,
     is_terminal_event,
     parse_client_frame,
+    token_from_authorization,
 )
 
 
@@ -105,3 +106,14 @@ def test_only_the_supervisors_final_completion_or_its_error_is_terminal(
     assert is_terminal_event(event) is terminal
     common = {"run_id": "r", "thread_id": "t", "seq": 9, "ts": "2026-01-01T00:00:00.000Z"}
     assert RunEvent.model_validate({**common, **event}).is_terminal is terminal
+
+
+def test_the_token_of_an_authorization_header() -> None:
+    assert token_from_authorization("Bearer abc.def.ghi") == "abc.def.ghi"
+    assert token_from_authorization("  bearer   tok ") == "tok"
+    for value in ("", "Bearer", "Bearer   ", "Basic dXNlcjpwYXNz", "tok"):
+        with pytest.raises(AuthenticationError) as refused:
+            token_from_authorization(value)
+        assert refused.value.message == (
+            "the Authorization header must be 'Bearer <token>'; it holds another scheme or no token"
+        )

@@ -1,8 +1,11 @@
-"""Which leaked edge subscriptions the janitor deletes (edge_ws.janitor.judge)."""
+"""Which leaked edge subscriptions the janitor deletes (edge_ws.janitor.judge), and its settings."""
 
 from __future__ import annotations
 
-from edge_ws.janitor import SubscriptionInfo, judge
+import pytest
+
+from apex_core.env import SettingsError
+from edge_ws.janitor import SubscriptionInfo, _parse, judge
 
 PROJECT = "p-1"
 TOPIC = f"projects/{PROJECT}/topics/apex-events"
@@ -52,3 +55,12 @@ def test_the_idle_limit_is_a_parameter() -> None:
     one = [sub("apex-events-edge-a", heartbeat=NOW - 90 * 60)]
     assert [v.delete for v in judge(one, project=PROJECT, now=NOW, max_idle_hours=2)] == [False]
     assert [v.delete for v in judge(one, project=PROJECT, now=NOW, max_idle_hours=1)] == [True]
+
+
+def test_max_idle_hours_comes_from_the_environment_and_a_bad_value_is_refused() -> None:
+    assert _parse([], {"JANITOR_MAX_IDLE_HOURS": "3"}).max_idle_hours == 3.0
+    with pytest.raises(SettingsError) as refused:
+        _parse(["--dry-run"], {"JANITOR_MAX_IDLE_HOURS": "soon"})
+    assert refused.value.message == (
+        "JANITOR_MAX_IDLE_HOURS must be a number of hours, more than 0; it is 'soon'"
+    )

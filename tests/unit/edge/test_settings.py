@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from apex_core.env import SettingsError
 from apex_core.errors import AuthenticationError
-from edge_ws.settings import DEFAULT_STATIC_DIR, EdgeSettings, Limits, SettingsError, Timeouts
+from edge_ws.settings import DEFAULT_STATIC_DIR, EdgeSettings, Limits, Timeouts
 
 SECRET = "s" * 48
 

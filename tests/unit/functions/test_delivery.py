@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from apex_core.env import SettingsError
 from functions.delivery import Settings, decode_run_request, delivery_count
 from functions.errors import MalformedRequest
 
@@ -66,5 +67,17 @@ def test_settings_read_the_environment() -> None:
     assert settings.deadline_seconds == 2.5
     assert settings.step_delay_seconds == pytest.approx(0.04)
     assert Settings.from_env({}).deadline_seconds == 120
-    with pytest.raises(ValueError, match="RUN_DEADLINE_SECONDS"):
+    assert Settings.from_env({"AGENT_STEP_DELAY_MS": "0"}).step_delay_seconds == 0
+    with pytest.raises(SettingsError, match="RUN_DEADLINE_SECONDS must be a number of seconds"):
         Settings.from_env({"RUN_DEADLINE_SECONDS": "soon"})
+    with pytest.raises(SettingsError) as lease:
+        Settings.from_env({"RUN_LEASE_SECONDS": "0"})
+    assert (
+        lease.value.message
+        == "RUN_LEASE_SECONDS must be a number of seconds, more than 0; it is '0'"
+    )
+    with pytest.raises(SettingsError) as delay:
+        Settings.from_env({"AGENT_STEP_DELAY_MS": "-1"})
+    assert delay.value.message == (
+        "AGENT_STEP_DELAY_MS must be a number of milliseconds, 0 or more; it is '-1'"
+    )

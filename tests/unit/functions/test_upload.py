@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from apex_core.cost import BadModelMapping, ModelMapping, UnknownUsageFormat, accumulate
+from apex_core.env import SettingsError
 from apex_core.errors import AuthenticationError
 from functions import upload
 from functions.errors import BadUpload, TooLarge, UnsupportedMediaType
@@ -34,18 +35,18 @@ def test_settings_defaults_and_overrides() -> None:
     assert upload.allowed_origins({"ALLOWED_ORIGINS": ""}) == frozenset()
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "lots", "inf", "nan"])
+@pytest.mark.parametrize("value", ["0", "-1", "lots", "inf", "nan", "1.5"])
 def test_a_bad_size_limit_is_refused_by_name(value: str) -> None:
-    with pytest.raises(ValueError, match="INGEST_MAX_BYTES"):
+    with pytest.raises(SettingsError, match="INGEST_MAX_BYTES must be a whole number"):
         upload.max_upload_bytes({"INGEST_MAX_BYTES": value})
 
 
-def test_bearer_token_never_falls_back() -> None:
-    assert upload.bearer_token("Bearer abc.def.ghi") == "abc.def.ghi"
-    assert upload.bearer_token("  bearer   tok ") == "tok"
+def test_the_upload_token_is_required_and_never_falls_back() -> None:
+    assert upload.upload_token("Bearer abc.def.ghi") == "abc.def.ghi"
+    assert upload.upload_token("  bearer   tok ") == "tok"
     for header in (None, "", "Bearer", "Bearer   ", "Basic dXNlcjpwYXNz", "tok"):
         with pytest.raises(AuthenticationError) as caught:
-            upload.bearer_token(header)
+            upload.upload_token(header)
         assert "dXNlcjpwYXNz" not in caught.value.message
 
 
