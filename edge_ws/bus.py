@@ -4,7 +4,8 @@
   per accepted message to ``apex-requests``, ordering key = ``thread_id``, and
   returns only once Pub/Sub has the message. On failure it resumes publishing
   for that key (an ordered publisher pauses a key after an error) and raises
-  :class:`~apex_core.errors.Unavailable`. Cancelling ``publish_request`` stops
+  :class:`~apex_core.errors.Unavailable`, or a ``BackendError`` for an error a
+  retry cannot fix (:mod:`apex_core.google_errors`). Cancelling ``publish_request`` stops
   the wait, not the publish: the message may still go out, which is fine
   because the run id makes the request idempotent.
 * :class:`EventSubscription` owns the pull subscription
@@ -36,9 +37,9 @@ from pydantic import ValidationError
 
 from apex_core import names
 from apex_core.errors import ApexError, Unavailable
+from apex_core.google_errors import as_apex_error, translated
 from apex_core.logs import fields
 from apex_core.protocol import RunEvent, RunRequest
-from edge_ws.failures import translated
 
 log = logging.getLogger(__name__)
 
@@ -97,11 +98,14 @@ class RequestPublisher:
             )
             async with asyncio.timeout(self._timeout):
                 message_id: str = await asyncio.wrap_future(future)
-        except (gexc.GoogleAPIError, PublishToPausedOrderingKeyException, TimeoutError) as exc:
+        except PublishToPausedOrderingKeyException as exc:  # an earlier failure on this key
             self._client.resume_publish(self._topic, request.thread_id)
             raise Unavailable(
-                f"the request could not be queued ({type(exc).__name__}); try again"
+                "queuing the request failed (paused ordering key); try again"
             ) from exc
+        except (gexc.GoogleAPIError, TimeoutError) as exc:
+            self._client.resume_publish(self._topic, request.thread_id)
+            raise as_apex_error("queuing the request", exc) from exc
         return message_id
 
     async def close(self) -> None:

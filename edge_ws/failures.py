@@ -1,53 +1,13 @@
-"""Translating Google client-library errors into the :mod:`apex_core.errors` tree.
+"""The edge's own errors.
 
-The adapters (``store``, ``bus``) wrap every library call in :func:`translated`
-so that a frame handler only ever sees an :class:`~apex_core.errors.ApexError`:
-transient failures become :class:`~apex_core.errors.Unavailable` (retryable),
-anything else a non-retryable :class:`BackendError`.
+Google client-library errors are translated by the adapters (``store``, ``bus``)
+with :func:`apex_core.google_errors.translated`, so that a frame handler only ever
+sees an :class:`~apex_core.errors.ApexError`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-from google.api_core import exceptions as gexc
-
-from apex_core.errors import ApexError, Unavailable
-
-_TRANSIENT = (
-    gexc.DeadlineExceeded,
-    gexc.ServiceUnavailable,
-    gexc.Aborted,
-    gexc.InternalServerError,
-    gexc.TooManyRequests,
-    gexc.ResourceExhausted,
-    gexc.Unknown,
-)
-
-
-class BackendError(ApexError):
-    """Pub/Sub or Firestore refused a call for a reason a retry will not fix."""
-
-    code = "internal"
-
-
-@contextmanager
-def translated(what: str) -> Iterator[None]:
-    """Re-raise library errors raised inside the block as ApexErrors; ``what``
-    says what was being done (``"reading the thread"``)."""
-    try:
-        yield
-    except ApexError:
-        raise
-    except TimeoutError as exc:
-        raise Unavailable(f"{what} timed out; try again") from exc
-    except gexc.RetryError as exc:
-        raise Unavailable(f"{what} failed after retries; try again") from exc
-    except _TRANSIENT as exc:
-        raise Unavailable(f"{what} failed ({type(exc).__name__}); try again") from exc
-    except gexc.GoogleAPIError as exc:
-        raise BackendError(f"{what} failed ({type(exc).__name__})") from exc
+from apex_core.errors import ApexError
 
 
 class RateLimited(ApexError):

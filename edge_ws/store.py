@@ -9,7 +9,7 @@ else is a read.
 Every call is scoped by the authenticated user: a thread or run that does not
 exist and one that belongs to someone else raise the same
 :class:`~apex_core.errors.NotFound`. Library errors are translated into
-:mod:`apex_core.errors` (see :mod:`edge_ws.failures`), and every call is
+:mod:`apex_core.errors` (see :mod:`apex_core.google_errors`), and every call is
 bounded by the store timeout.
 
 Cancellation: a call cancelled while it waits is abandoned; a transaction
@@ -36,8 +36,8 @@ from google.cloud.firestore import (
 
 from apex_core import names, schema
 from apex_core.errors import NotFound, Unavailable
+from apex_core.google_errors import translated
 from apex_core.protocol import rfc3339
-from edge_ws.failures import translated
 
 T = TypeVar("T")
 MAX_THREADS_LISTED = 50

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from apex_core import names
 from apex_core.env import Env
 from apex_core.errors import RunCancelled, RunTimedOut
+from apex_core.google_errors import translated
 from apex_core.logs import fields
 from apex_core.protocol import TERMINAL_STATUSES, RunRequest
 from functions.agent_tools import ToolContext
@@ -32,7 +33,7 @@ from functions.agents import Supervisor
 from functions.emitter import RunEmitter, TerminalOutcome
 from functions.errors import MalformedRequest, RunAlreadyFinished, RunBusy
 from functions.narrator import Narrator, TemplateNarrator
-from functions.run_store import EventSinkOnFirestore, RunStore, translate_errors
+from functions.run_store import EventSinkOnFirestore, RunStore
 from functions.usage_store import UsageStore
 
 log = logging.getLogger(__name__)
@@ -203,7 +204,7 @@ def handle_dead_letter_request(
     sink = EventSinkOnFirestore(store, publisher, topic)
     sink.resume()
     claim_last_seq = 0
-    with translate_errors(f"reading run {request.run_id}"):
+    with translated(f"reading run {request.run_id}"):
         control = store.run_ref.get()
     if control.exists:
         data = control.to_dict() or {}

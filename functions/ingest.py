@@ -26,6 +26,7 @@ from werkzeug.exceptions import HTTPException
 from apex_core import names
 from apex_core.cost import PriceBook, accumulate
 from apex_core.errors import ApexError, AuthenticationError, Unavailable
+from apex_core.google_errors import BackendError
 from apex_core.identity import AuthSettings, TokenVerifier
 from apex_core.logs import configure_logging, fields
 from functions import clients, upload
@@ -41,6 +42,7 @@ STATUS: Final = {
     "unsupported_media_type": 415,
     "no_usable_rows": 422,
     "usage_invalid": 500,
+    "internal": 500,  # BackendError: storage refused a call a retry cannot fix
     "unavailable": 503,
 }
 """HTTP status per error code; any other :class:`ApexError` of an upload is a 400."""
@@ -117,6 +119,8 @@ def _handle(request: flask.Request, context: dict[str, Any]) -> Reply:
                 "usage storage is unavailable right now; send the same upload again in a "
                 "minute (an upload is never counted twice)"
             )
+        elif isinstance(exc, BackendError):  # also names storage internals
+            message = "usage storage refused the request: a fault on our side, not in your file"
         elif exc.code == "bad_model_mapping":
             message = upload.model_hint(exc.message)
         else:

@@ -2,9 +2,10 @@
 
 Everything here is scoped by the request's ``user_id``: a stored run, thread or
 event that belongs to someone else is never read into a run or written over.
-google-api-core errors are translated into :class:`apex_core.errors.Unavailable`
-at this boundary (except ``AlreadyExists`` on an event, which is the replay
-signal).
+google-api-core errors are translated at this boundary with
+:func:`apex_core.google_errors.translated` (``Unavailable`` for what a redelivery
+may fix, ``BackendError`` for what it cannot), except ``AlreadyExists`` on an
+event, which is the replay signal.
 
 Run document fields written here, beyond ``apex_core.schema.queued_run_doc``:
 ``lease_owner`` (the delivery holding the run), ``lease_expires_at`` (renewed
@@ -17,9 +18,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -30,6 +30,7 @@ from google.cloud.pubsub_v1 import PublisherClient
 
 from apex_core import schema
 from apex_core.errors import Unavailable
+from apex_core.google_errors import translated
 from apex_core.logs import fields
 from apex_core.protocol import TERMINAL_STATUSES, RunRequest
 from functions.emitter import Event, TerminalOutcome
@@ -38,18 +39,6 @@ from functions.errors import RunNotOwned
 log = logging.getLogger(__name__)
 
 PUBLISH_TIMEOUT_SECONDS = 60.0
-
-
-@contextmanager
-def translate_errors(what: str) -> Iterator[None]:
-    """Turn a google-api-core failure during ``what`` into :class:`Unavailable`."""
-    try:
-        yield
-    except (gexc.GoogleAPICallError, gexc.RetryError) as exc:
-        raise Unavailable(
-            f"{what} failed ({type(exc).__name__}: {exc}); Firestore or Pub/Sub is unavailable, "
-            "the request will be retried"
-        ) from exc
 
 
 ClaimAction = Literal["run", "finished", "busy"]
@@ -185,13 +174,13 @@ class RunStore:
             tx.update(self.run_ref, {**lease, "started_at": data.get("started_at") or now})
             return Claim("run", last_seq=last_seq)
 
-        with translate_errors(f"claiming run {self.request.run_id}"):
+        with translated(f"claiming run {self.request.run_id}"):
             result: Claim = claim_in(self.db.transaction())
             return result
 
     def read_control(self) -> RunControl:
         """The run's status and cancel flag, read now."""
-        with translate_errors(f"reading run {self.request.run_id}"):
+        with translated(f"reading run {self.request.run_id}"):
             snap = self.run_ref.get()
         data = snap.to_dict() or {}
         self._check_owner(data, f"run {self.request.run_id}")
@@ -233,7 +222,7 @@ class RunStore:
             self.run_ref,
             {"last_seq": seq, "updated_at": now, "lease_expires_at": now + self.lease},
         )
-        with translate_errors(f"storing event {seq} of run {self.request.run_id}"):
+        with translated(f"storing event {seq} of run {self.request.run_id}"):
             try:
                 batch.commit()
             except gexc.AlreadyExists:
@@ -249,7 +238,7 @@ class RunStore:
         return stored
 
     def read(self, seq: int) -> Event | None:
-        with translate_errors(f"reading event {seq} of run {self.request.run_id}"):
+        with translated(f"reading event {seq} of run {self.request.run_id}"):
             snap = self.event_ref(seq).get()
         if not snap.exists:
             return None
@@ -315,12 +304,12 @@ class RunStore:
                 tx.update(self.thread_ref, {"updated_at": now})
             return event
 
-        with translate_errors(f"finishing run {req.run_id}"):
+        with translated(f"finishing run {req.run_id}"):
             result: Event | None = finish_in(self.db.transaction())
             return result
 
     def mark_terminal_published(self) -> None:
-        with translate_errors(f"marking run {self.request.run_id} published"):
+        with translated(f"marking run {self.request.run_id} published"):
             self.run_ref.update({"terminal_published": True})
 
 
@@ -356,7 +345,7 @@ class EventSinkOnFirestore:
     def publish(self, event: Event) -> None:
         req = self.store.request
         data = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
-        with translate_errors(f"publishing event {event['seq']} of run {req.run_id}"):
+        with translated(f"publishing event {event['seq']} of run {req.run_id}"):
             future = self.publisher.publish(
                 self.topic,
                 data,

@@ -39,7 +39,7 @@ from apex_core import names
 from apex_core.cost import BadRollup, UsageRollup
 from apex_core.cost.rollup import ALL
 from apex_core.errors import ApexError
-from functions.run_store import translate_errors
+from apex_core.google_errors import translated
 
 UPLOADS: Final = "uploads"
 CHUNKS: Final = "chunks"
@@ -149,7 +149,7 @@ class UsageStore:
 
     def overview(self) -> UsageOverview:
         """The user's complete uploads, in upload id order."""
-        with translate_errors(f"listing usage uploads of user {self.user_id}"):
+        with translated(f"listing usage uploads of user {self.user_id}"):
             query = self.uploads_ref.where(filter=FieldFilter("status", "==", "complete"))
             snaps = list(query.stream(**self._call))
         docs = [s.to_dict() or {} for s in snaps]
@@ -167,7 +167,7 @@ class UsageStore:
         ]
         if not refs:
             return merged
-        with translate_errors(f"reading usage chunks of user {self.user_id}"):
+        with translated(f"reading usage chunks of user {self.user_id}"):
             snaps = list(self.db.get_all(refs, **self._call))
         found = {s.reference.path: s for s in snaps if s.exists}
         for upload in overview.uploads:
@@ -200,7 +200,7 @@ class UsageStore:
 
     def get_upload(self, upload_id: str) -> UploadInfo | None:
         """This user's complete upload ``upload_id``, or ``None``."""
-        with translate_errors(f"reading usage upload {upload_id} of user {self.user_id}"):
+        with translated(f"reading usage upload {upload_id} of user {self.user_id}"):
             snap = self.uploads_ref.document(upload_id).get(**self._call)
         doc = snap.to_dict() if snap.exists else None
         if doc is None or doc.get("status") != "complete":
@@ -245,7 +245,7 @@ class UsageStore:
         }
         if usage_format is not None:
             doc["usage_format"] = usage_format
-        with translate_errors(f"storing usage upload {upload_id} of user {self.user_id}"):
+        with translated(f"storing usage upload {upload_id} of user {self.user_id}"):
             batch = self.db.batch()
             for n, piece in enumerate(pieces):
                 batch.set(
@@ -273,7 +273,7 @@ class UsageStore:
         Returns the upload and whether this call created it.
         """
         for _ in range(2):
-            with translate_errors(f"reading the demo upload of user {self.user_id}"):
+            with translated(f"reading the demo upload of user {self.user_id}"):
                 snap = self.uploads_ref.document(DEMO_UPLOAD_ID).get(**self._call)
             existing = snap.to_dict() if snap.exists else None
             if existing is not None:

@@ -8,15 +8,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from google.api_core import exceptions as gexc
 
 from apex_core.cost import UsageRecord, UsageRollup, accumulate, demo_records
-from apex_core.errors import ApexError, RunCancelled, RunTimedOut
+from apex_core.errors import ApexError, RunCancelled, RunTimedOut, Unavailable
+from apex_core.google_errors import translated
 from apex_core.protocol import RunRequest, is_terminal_event
 from functions.agent_tools import ToolContext
 from functions.agents import Supervisor
 from functions.emitter import Event, MemorySink, RunEmitter
 from functions.narrator import Step, TemplateNarrator
 from tests.unit.functions.fakes import MemoryUsage, run_request
+from tests.unit.test_google_errors import google
 
 SUB_AGENTS = ("triage", "data", "optimization", "reporting")
 RESULT_KEYS = {"total_cost_usd", "by_day", "by_model", "recommendations", "unpriced", "rows"}
@@ -203,6 +206,36 @@ def test_a_failing_tool_is_reported_and_fails_the_run() -> None:
     )
     assert sink.outcome is not None
     assert sink.outcome.status == "failed"
+
+
+class _StorageFailing(MemoryUsage):
+    """Storage whose roll-up read fails with a Google client error, translated as
+    functions.usage_store translates it."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+
+    def load_rollup(self, overview: object = None) -> UsageRollup:
+        with translated("reading usage chunks of user u-2"):
+            raise self.error
+
+
+def test_a_storage_error_a_retry_cannot_fix_ends_the_run_at_once() -> None:
+    sink = _run(run_request(user_id="u-2"), _StorageFailing(google(gexc.PermissionDenied, "no")))
+    final = sink.published[-1]
+    assert (final["type"], final["code"], final["retryable"]) == ("agent_error", "internal", False)
+    assert final["message"] == (
+        "reading usage chunks of user u-2 failed (PermissionDenied); retrying will not help"
+    )
+    assert sink.outcome is not None
+    assert sink.outcome.status == "failed"
+
+
+def test_a_transient_storage_error_fails_the_delivery_for_a_redelivery() -> None:
+    usage = _StorageFailing(google(gexc.ServiceUnavailable, "down"))
+    with pytest.raises(Unavailable):
+        _run(run_request(user_id="u-2"), usage)
 
 
 def test_the_narrator_is_a_seam() -> None:
