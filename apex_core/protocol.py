@@ -9,13 +9,14 @@ shape of every run event, stored in Firestore exactly as it is sent.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from apex_core.errors import AuthenticationError, InvalidFrame, UnknownFrameType
+from apex_core.schema import ThreadHistory, ThreadListing
 
 PROTOCOL: Final = "apex.v1"
 BEARER_SUBPROTOCOL_PREFIX: Final = "apex.bearer."
@@ -184,6 +185,62 @@ def error_frame(
     code: str, message: str, *, retryable: bool = False, **extra: Any
 ) -> dict[str, Any]:
     return {"type": "error", "code": code, "message": message, "retryable": retryable, **extra}
+
+
+def pong_frame() -> dict[str, Any]:
+    return {"type": "pong"}
+
+
+def cancel_requested_frame(run_id: str) -> dict[str, Any]:
+    return {"type": "cancel_requested", "run_id": run_id}
+
+
+def thread_frame(thread: ThreadHistory) -> dict[str, Any]:
+    """The answer to ``get_thread``: the thread's messages and runs, oldest first."""
+    return {
+        "type": "thread",
+        "thread_id": thread.thread_id,
+        "title": thread.title,
+        "messages": [
+            {
+                "message_id": m.message_id,
+                "role": m.role,
+                "text": m.text,
+                "run_id": m.run_id,
+                "created_at": _rfc3339_or_none(m.created_at),
+            }
+            for m in thread.messages
+        ],
+        "runs": [
+            {
+                "run_id": r.run_id,
+                "status": r.status,
+                "created_at": _rfc3339_or_none(r.created_at),
+                "last_seq": r.last_seq,
+            }
+            for r in thread.runs
+        ],
+    }
+
+
+def threads_frame(threads: Iterable[ThreadListing]) -> dict[str, Any]:
+    """The answer to ``list_threads``: the user's threads, in the order given."""
+    return {
+        "type": "threads",
+        "threads": [
+            {
+                "thread_id": t.thread_id,
+                "title": t.title,
+                "updated_at": _rfc3339_or_none(t.updated_at),
+                "last_run_id": t.last_run_id,
+            }
+            for t in threads
+        ],
+    }
+
+
+def _rfc3339_or_none(moment: datetime | None) -> str | None:
+    return None if moment is None else rfc3339(moment)
 
 
 def message_accepted_frame(

@@ -18,11 +18,16 @@ Who writes what:
 
 Every document that belongs to a user carries ``user_id``; every read checks it.
 Timestamps are Firestore timestamps (``datetime`` in UTC).
+
+What a reader gets back of a thread (``StoredMessage``, ``StoredRun``,
+``ThreadHistory``, ``ThreadListing``) is plain data: the wire frames that show
+them to a client are made by :mod:`apex_core.protocol`.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
@@ -120,3 +125,54 @@ def queued_run_doc(
         "error": None,
         "cancel_requested": False,
     }
+
+
+# ---------------------------------------------------------------- read back
+# Field values are as stored (a document written by hand may hold anything);
+# a timestamp that is not a ``datetime`` reads as ``None``.
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """One message of a thread, ``threads/{thread_id}/messages/{message_id}``."""
+
+    message_id: str
+    role: Any
+    text: Any
+    run_id: Any
+    created_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRun:
+    """One run of a thread, ``runs/{run_id}``, as a thread lists it."""
+
+    run_id: str
+    status: Any
+    created_at: datetime | None
+    last_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadHistory:
+    """A thread with its messages and runs, oldest first."""
+
+    thread_id: str
+    title: Any
+    messages: tuple[StoredMessage, ...]
+    runs: tuple[StoredRun, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadListing:
+    """One thread in the list of a user's threads."""
+
+    thread_id: str
+    title: Any
+    updated_at: datetime | None
+    last_run_id: Any
+
+
+def timestamp(value: object) -> datetime | None:
+    """A stored timestamp, or ``None`` when the field holds something else."""
+    return value if isinstance(value, datetime) else None

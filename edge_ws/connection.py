@@ -47,11 +47,15 @@ from apex_core.protocol import (
     Resume,
     RunRequest,
     UserMessage,
+    cancel_requested_frame,
     connection_ready_frame,
     error_frame,
     message_accepted_frame,
     parse_client_frame,
+    pong_frame,
     rfc3339,
+    thread_frame,
+    threads_frame,
 )
 from edge_ws.bus import RequestPublisher
 from edge_ws.failures import RateLimited
@@ -240,17 +244,16 @@ class Session:
                 # and the live tail are one ordered stream (see the module docstring).
                 self._enqueue(_Replay(run_id=run_id, after_seq=after_seq))
             case GetThread(thread_id=thread_id):
-                await self._send(
-                    await store.thread_frame(user_id=self.user_id, thread_id=thread_id)
-                )
+                history = await store.thread_history(user_id=self.user_id, thread_id=thread_id)
+                await self._send(thread_frame(history))
             case ListThreads():
-                await self._send(await store.threads_frame(user_id=self.user_id))
+                await self._send(threads_frame(await store.thread_listing(user_id=self.user_id)))
             case Cancel(run_id=run_id):
                 await store.request_cancel(user_id=self.user_id, run_id=run_id)
                 log.info("cancel requested", extra=self._fields(run_id=run_id))
-                await self._send({"type": "cancel_requested", "run_id": run_id})
+                await self._send(cancel_requested_frame(run_id))
             case Ping():
-                await self._send({"type": "pong"})
+                await self._send(pong_frame())
 
     async def _accept_message(self, frame: UserMessage) -> None:
         verdict = self._rate.check(time.monotonic())

@@ -8,7 +8,8 @@ else is a read.
 
 Every call is scoped by the authenticated user: a thread or run that does not
 exist and one that belongs to someone else raise the same
-:class:`~apex_core.errors.NotFound`. Library errors are translated into
+:class:`~apex_core.errors.NotFound`. Reads return data (the records of
+:mod:`apex_core.schema`); :mod:`apex_core.protocol` makes the frames. Library errors are translated into
 :mod:`apex_core.errors` (see :mod:`apex_core.google_errors`), and every call is
 bounded by the store timeout.
 
@@ -189,8 +190,8 @@ class EdgeStore:
             raise NotFound(f"thread {thread_id} not found")
         return thread
 
-    async def thread_frame(self, *, user_id: str, thread_id: str) -> dict[str, Any]:
-        """The ``thread`` frame: the thread's messages and runs, oldest first."""
+    async def thread_history(self, *, user_id: str, thread_id: str) -> schema.ThreadHistory:
+        """A thread of ``user_id`` with its messages and runs, oldest first."""
         thread = await self.owned_thread(user_id=user_id, thread_id=thread_id)
         thread_ref = self._db.document(schema.thread_path(thread_id))
         messages_query = (
@@ -204,44 +205,40 @@ class EdgeStore:
         )
         messages = await self._bounded("reading the messages", messages_query.get())
         runs = await self._bounded("reading the runs", runs_query.get())
-        message_rows = []
-        for snap in messages:
-            doc = snap.to_dict() or {}
-            if doc.get("user_id", user_id) != user_id:
-                continue
-            message_rows.append(
-                {
-                    "message_id": snap.id,
-                    "role": doc.get("role"),
-                    "text": doc.get("text"),
-                    "run_id": doc.get("run_id"),
-                    "created_at": _timestamp(doc.get("created_at")),
-                }
-            )
+        message_docs = ((snap.id, snap.to_dict() or {}) for snap in messages)
         run_docs = sorted(
             ((snap.id, snap.to_dict() or {}) for snap in runs),
             key=lambda item: _as_datetime(
                 item[1].get("created_at"), datetime.min.replace(tzinfo=UTC)
             ),
         )
-        return {
-            "type": "thread",
-            "thread_id": thread_id,
-            "title": thread.get("title"),
-            "messages": message_rows,
-            "runs": [
-                {
-                    "run_id": run_id,
-                    "status": doc.get("status"),
-                    "created_at": _timestamp(doc.get("created_at")),
-                    "last_seq": int(doc.get("last_seq") or 0),
-                }
+        return schema.ThreadHistory(
+            thread_id=thread_id,
+            title=thread.get("title"),
+            messages=tuple(
+                schema.StoredMessage(
+                    message_id=message_id,
+                    role=doc.get("role"),
+                    text=doc.get("text"),
+                    run_id=doc.get("run_id"),
+                    created_at=schema.timestamp(doc.get("created_at")),
+                )
+                for message_id, doc in message_docs
+                if doc.get("user_id", user_id) == user_id
+            ),
+            runs=tuple(
+                schema.StoredRun(
+                    run_id=run_id,
+                    status=doc.get("status"),
+                    created_at=schema.timestamp(doc.get("created_at")),
+                    last_seq=int(doc.get("last_seq") or 0),
+                )
                 for run_id, doc in run_docs
-            ],
-        }
+            ),
+        )
 
-    async def threads_frame(self, *, user_id: str) -> dict[str, Any]:
-        """The ``threads`` frame: the user's threads, most recently updated first."""
+    async def thread_listing(self, *, user_id: str) -> list[schema.ThreadListing]:
+        """The user's threads, most recently updated first."""
         query = (
             self._db.collection(names.THREADS)
             .where(filter=FieldFilter("user_id", "==", user_id))
@@ -249,19 +246,16 @@ class EdgeStore:
             .limit(MAX_THREADS_LISTED)
         )
         snaps = await self._bounded("listing the threads", query.get())
-        return {
-            "type": "threads",
-            "threads": [
-                {
-                    "thread_id": snap.id,
-                    "title": doc.get("title"),
-                    "updated_at": _timestamp(doc.get("updated_at")),
-                    "last_run_id": doc.get("last_run_id"),
-                }
-                for snap in snaps
-                for doc in [snap.to_dict() or {}]
-            ],
-        }
+        return [
+            schema.ThreadListing(
+                thread_id=snap.id,
+                title=doc.get("title"),
+                updated_at=schema.timestamp(doc.get("updated_at")),
+                last_run_id=doc.get("last_run_id"),
+            )
+            for snap in snaps
+            for doc in [snap.to_dict() or {}]
+        ]
 
     async def events_after(
         self, run_id: str, after_seq: int, *, through: int | None = None
@@ -284,10 +278,6 @@ class EdgeStore:
 
 def _as_datetime(value: object, default: datetime) -> datetime:
     return value if isinstance(value, datetime) else default
-
-
-def _timestamp(value: object) -> str | None:
-    return rfc3339(value) if isinstance(value, datetime) else None
 
 
 def _jsonable(value: Any) -> Any:

@@ -1,8 +1,10 @@
-"""The wire protocol's client-frame validation (apex_core.protocol)."""
+"""The wire protocol (apex_core.protocol): client-frame validation, server frames, the
+terminal event, the Authorization header."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
@@ -13,10 +15,15 @@ from apex_core.protocol import (
     Resume,
     RunEvent,
     UserMessage,
+    cancel_requested_frame,
     is_terminal_event,
     parse_client_frame,
+    pong_frame,
+    thread_frame,
+    threads_frame,
     token_from_authorization,
 )
+from apex_core.schema import StoredMessage, StoredRun, ThreadHistory, ThreadListing
 
 
 def test_user_message_with_all_fields() -> None:
@@ -117,3 +124,65 @@ def test_the_token_of_an_authorization_header() -> None:
         assert refused.value.message == (
             "the Authorization header must be 'Bearer <token>'; it holds another scheme or no token"
         )
+
+
+def test_the_thread_frame_shows_stored_data_with_rfc3339_times() -> None:
+    at = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    history = ThreadHistory(
+        thread_id="t-1",
+        title="Analyze",
+        messages=(
+            StoredMessage(
+                message_id="r-1-user", role="user", text="hi", run_id="r-1", created_at=at
+            ),
+            StoredMessage(message_id="m-x", role=None, text=None, run_id=None, created_at=None),
+        ),
+        runs=(StoredRun(run_id="r-1", status="completed", created_at=at, last_seq=7),),
+    )
+    assert thread_frame(history) == {
+        "type": "thread",
+        "thread_id": "t-1",
+        "title": "Analyze",
+        "messages": [
+            {
+                "message_id": "r-1-user",
+                "role": "user",
+                "text": "hi",
+                "run_id": "r-1",
+                "created_at": "2026-01-02T03:04:05.678Z",
+            },
+            {"message_id": "m-x", "role": None, "text": None, "run_id": None, "created_at": None},
+        ],
+        "runs": [
+            {
+                "run_id": "r-1",
+                "status": "completed",
+                "created_at": "2026-01-02T03:04:05.678Z",
+                "last_seq": 7,
+            }
+        ],
+    }
+
+
+def test_the_threads_frame_keeps_the_stores_order() -> None:
+    at = datetime(2026, 1, 2, tzinfo=UTC)
+    listing = [
+        ThreadListing(thread_id="t-2", title="b", updated_at=at, last_run_id="r-2"),
+        ThreadListing(thread_id="t-1", title="a", updated_at=None, last_run_id=None),
+    ]
+    assert threads_frame(listing) == {
+        "type": "threads",
+        "threads": [
+            {
+                "thread_id": "t-2",
+                "title": "b",
+                "updated_at": "2026-01-02T00:00:00.000Z",
+                "last_run_id": "r-2",
+            },
+            {"thread_id": "t-1", "title": "a", "updated_at": None, "last_run_id": None},
+        ],
+    }
+    assert (pong_frame(), cancel_requested_frame("r-1")) == (
+        {"type": "pong"},
+        {"type": "cancel_requested", "run_id": "r-1"},
+    )
