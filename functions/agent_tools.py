@@ -1,13 +1,17 @@
 """The agents' tools: named, real computations over the user's stored usage.
 
-Each tool takes a :class:`ToolContext` (the request, the user's
-:class:`StoredUsage`, the run's working :class:`RunState`) and its JSON
-``args``, does its work, records what it found in the state and returns a
-:class:`ToolResult` with a one-line summary for the ``tool_completed`` event.
-Every number a tool reports is computed here from stored data. A tool signals an
-expected failure with an :class:`~apex_core.errors.ApexError` (the supervisor
-decides what it means for the run); :class:`~apex_core.errors.Unavailable`
-means storage failed and the whole delivery is retried.
+A tool is a function that returns a :class:`ToolCall`: its name and JSON ``args``
+(what the ``tool_executing`` event shows) and the work, which the supervisor runs
+between the two events of the pair. The work returns :class:`Found`: the typed
+value the next step needs (a ``Classification``, a ``UsageOverview``, an
+``Analysis`` …) and a one-line summary for ``tool_completed``. What one tool
+found reaches the next one as an argument; nothing is kept on the side. Every
+number a tool reports is computed here from stored data, read through the
+request's :class:`ToolContext` (the request and the user's :class:`StoredUsage`).
+A tool signals an expected failure with an :class:`~apex_core.errors.ApexError`
+(the supervisor decides what it means for the run);
+:class:`~apex_core.errors.Unavailable` means storage failed and the whole
+delivery is retried.
 
 =====================  ============  ==================================================
 tool                   agent         what it does
@@ -29,11 +33,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from types import MappingProxyType
-from typing import Any, Final, Protocol
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 from apex_core import names
 from apex_core.cost import (
@@ -52,6 +55,8 @@ from functions.usage_store import UploadInfo, UsageOverview
 
 DEMO_DAYS: Final = 30
 
+T = TypeVar("T")
+
 
 class StoredUsage(Protocol):
     """What the tools need from storage (``functions.usage_store.UsageStore``)."""
@@ -63,23 +68,12 @@ class StoredUsage(Protocol):
     def ensure_demo(self, make_rollup: Callable[[], UsageRollup]) -> tuple[UploadInfo, bool]: ...
 
 
-@dataclass
-class RunState:
-    """What the run has found so far; each tool fills in its part."""
-
-    classification: Classification | None = None
-    overview: UsageOverview | None = None
-    demo_created: bool | None = None
-    analysis: Analysis | None = None
-    savings: list[Recommendation] = field(default_factory=list)
-    report: str | None = None
-
-
-@dataclass
+@dataclass(frozen=True, slots=True)
 class ToolContext:
+    """What every tool of a run may use: the request and the user's stored usage."""
+
     request: RunRequest
     usage: StoredUsage
-    state: RunState = field(default_factory=RunState)
 
     @property
     def is_demo_user(self) -> bool:
@@ -87,84 +81,30 @@ class ToolContext:
 
 
 @dataclass(frozen=True, slots=True)
-class ToolResult:
+class Found(Generic[T]):
+    """What a tool found: the value the next step needs, and a one-line summary."""
+
+    value: T
     summary: str
 
 
+@dataclass(frozen=True, slots=True)
+class ToolCall(Generic[T]):
+    """One call of a tool: its name, its JSON ``args`` as the events show them, the work."""
+
+    name: str
+    args: Mapping[str, Any]
+    run: Callable[[], Found[T]]
+
+
 class ToolFailed(ApexError):
-    """A tool could not do its work (its precondition is missing, its input is wrong)."""
+    """A tool could not do its work (its input is wrong)."""
 
     code = "tool_failed"
 
 
-ToolFunction = Callable[[ToolContext, Mapping[str, Any]], ToolResult]
-
-
-@dataclass(frozen=True, slots=True)
-class Tool:
-    name: str
-    agent: str
-    description: str
-    run: ToolFunction
-
-
 def _usd(value: Decimal | float) -> str:
     return f"${float(value):,.2f}"
-
-
-def demo_seed(user_id: str) -> str:
-    """The demo dataset's seed: the user id, so a demo user always gets the same data."""
-    return user_id
-
-
-def _require_analysis(ctx: ToolContext) -> Analysis:
-    if ctx.state.analysis is None:
-        raise ToolFailed("no priced usage yet: cost_breakdown must run before this tool")
-    return ctx.state.analysis
-
-
-# ---------------------------------------------------------------- the tools
-
-
-def classify_request(ctx: ToolContext, args: Mapping[str, Any]) -> ToolResult:
-    result = classify(str(args.get("text", ctx.request.text)))
-    ctx.state.classification = result
-    why = f" (matched: {', '.join(result.matched)})" if result.matched else ""
-    focus = f", focus {result.focus}" if result.focus else ""
-    return ToolResult(f"intent {result.intent}{focus}{why}")
-
-
-def inspect_usage(ctx: ToolContext, args: Mapping[str, Any]) -> ToolResult:
-    overview = ctx.usage.overview()
-    ctx.state.overview = overview
-    if overview.empty:
-        return ToolResult("no usage stored")
-    return ToolResult(
-        f"{_count(len(overview.uploads), 'upload')}, {_count(overview.requests, 'request')} "
-        f"from {overview.first_day} to {overview.last_day} ({_count(overview.days, 'day')})"
-    )
-
-
-def load_demo_dataset(ctx: ToolContext, args: Mapping[str, Any]) -> ToolResult:
-    if not ctx.is_demo_user:
-        raise ToolFailed(
-            "the demo dataset is only for demo users; upload your own usage export instead"
-        )
-    seed = str(args["seed"])
-    days = int(args.get("days", DEMO_DAYS))
-    # The request's submission time fixes the dataset's dates, so a redelivery regenerates
-    # the very same data.
-    now = datetime.fromisoformat(ctx.request.submitted_at.replace("Z", "+00:00"))
-    info, created = ctx.usage.ensure_demo(
-        lambda: accumulate(demo_records(seed, now=now, days=days))
-    )
-    ctx.state.demo_created = created
-    ctx.state.overview = ctx.usage.overview()
-    verb = "generated and stored" if created else "found stored"
-    return ToolResult(
-        f"{verb} a demo dataset: {info.requests:,} requests from {info.first_day} to "
-        f"{info.last_day}, {info.cells} roll-up cells"
-    )
 
 
 def _count(number: int, word: str) -> str:
@@ -172,72 +112,116 @@ def _count(number: int, word: str) -> str:
     return f"{number:,} {word if number == 1 else word + 's'}"
 
 
+def demo_seed(user_id: str) -> str:
+    """The demo dataset's seed: the user id, so a demo user always gets the same data."""
+    return user_id
+
+
 def period_days(analysis: Analysis) -> float:
     """The analysed period in days, to a tenth."""
     return round(float(analysis.period.get("days") or 0), 1)
 
 
-def cost_breakdown(ctx: ToolContext, args: Mapping[str, Any]) -> ToolResult:
-    rollup = ctx.usage.load_rollup(ctx.state.overview)
-    analysis = analyze(rollup)
-    ctx.state.analysis = analysis
-    unpriced = f", {len(analysis.unpriced)} models unpriced" if analysis.unpriced else ""
-    if not analysis.by_model:
-        return ToolResult(f"no priced usage{unpriced}")
-    top = analysis.by_model[0]
-    total = float(analysis.total_cost_usd)
-    share = top["cost_usd"] / total if total else 0.0
-    return ToolResult(
-        f"{_usd(analysis.total_cost_usd)} over {period_days(analysis):g} days on "
-        f"{len(analysis.by_model)} models{unpriced}; top: {top['model']} "
-        f"{_usd(top['cost_usd'])} ({share:.1%})"
-    )
+# ---------------------------------------------------------------- the tools
 
 
-def find_savings(ctx: ToolContext, args: Mapping[str, Any]) -> ToolResult:
-    analysis = _require_analysis(ctx)
-    focus = args.get("focus")
-    kinds = FOCUS_KINDS.get(focus) if isinstance(focus, str) else None
-    recs = [r for r in analysis.recommendations if kinds is None or r.kind in kinds]
-    recs.sort(key=lambda r: (-r.estimated_monthly_savings_usd, r.kind, r.title))
-    ctx.state.savings = recs
-    if not recs:
-        return ToolResult("no change saves at least $1 a month")
-    total = sum((r.estimated_monthly_savings_usd for r in recs), Decimal(0))
-    return ToolResult(
-        f"{len(recs)} recommendations, up to {_usd(total)}/month; largest: {recs[0].title} "
-        f"({_usd(recs[0].estimated_monthly_savings_usd)}/month)"
-    )
+def classify_request(text: str) -> ToolCall[Classification]:
+    def run() -> Found[Classification]:
+        result = classify(text)
+        why = f" (matched: {', '.join(result.matched)})" if result.matched else ""
+        focus = f", focus {result.focus}" if result.focus else ""
+        return Found(result, f"intent {result.intent}{focus}{why}")
+
+    return ToolCall("classify_request", {"text": text}, run)
 
 
-def render_report(ctx: ToolContext, args: Mapping[str, Any]) -> ToolResult:
-    analysis = _require_analysis(ctx)
-    focused = dataclasses.replace(analysis, recommendations=list(ctx.state.savings))
-    report = render_markdown(focused)
-    ctx.state.report = report
-    return ToolResult(
-        f"{len(report.splitlines())} lines of markdown, {len(focused.recommendations)} "
-        "recommendations"
-    )
-
-
-TOOLS: Final[Mapping[str, Tool]] = MappingProxyType(
-    {
-        tool.name: tool
-        for tool in (
-            Tool("classify_request", "triage", "classify the user's message", classify_request),
-            Tool("inspect_usage", "triage", "list the user's stored usage", inspect_usage),
-            Tool("load_demo_dataset", "data", "store a demo dataset", load_demo_dataset),
-            Tool("cost_breakdown", "data", "price the stored usage", cost_breakdown),
-            Tool("find_savings", "optimization", "rank the savings", find_savings),
-            Tool("render_report", "reporting", "write the markdown report", render_report),
+def inspect_usage(ctx: ToolContext) -> ToolCall[UsageOverview]:
+    def run() -> Found[UsageOverview]:
+        overview = ctx.usage.overview()
+        if overview.empty:
+            return Found(overview, "no usage stored")
+        return Found(
+            overview,
+            f"{_count(len(overview.uploads), 'upload')}, {_count(overview.requests, 'request')} "
+            f"from {overview.first_day} to {overview.last_day} ({_count(overview.days, 'day')})",
         )
-    }
-)
+
+    return ToolCall("inspect_usage", {}, run)
 
 
-def run_tool(name: str, ctx: ToolContext, args: Mapping[str, Any]) -> ToolResult:
-    tool = TOOLS.get(name)
-    if tool is None:
-        raise ToolFailed(f"unknown tool {name!r}; expected one of {sorted(TOOLS)}")
-    return tool.run(ctx, args)
+def load_demo_dataset(ctx: ToolContext, *, seed: str, days: int) -> ToolCall[UsageOverview]:
+    """Store the demo dataset (once); finds the user's usage overview with it."""
+
+    def run() -> Found[UsageOverview]:
+        if not ctx.is_demo_user:
+            raise ToolFailed(
+                "the demo dataset is only for demo users; upload your own usage export instead"
+            )
+        # The request's submission time fixes the dataset's dates, so a redelivery
+        # regenerates the very same data.
+        now = datetime.fromisoformat(ctx.request.submitted_at.replace("Z", "+00:00"))
+        info, created = ctx.usage.ensure_demo(
+            lambda: accumulate(demo_records(seed, now=now, days=days))
+        )
+        verb = "generated and stored" if created else "found stored"
+        return Found(
+            ctx.usage.overview(),
+            f"{verb} a demo dataset: {info.requests:,} requests from {info.first_day} to "
+            f"{info.last_day}, {info.cells} roll-up cells",
+        )
+
+    return ToolCall("load_demo_dataset", {"seed": seed, "days": days}, run)
+
+
+def cost_breakdown(ctx: ToolContext, overview: UsageOverview) -> ToolCall[Analysis]:
+    def run() -> Found[Analysis]:
+        rollup = ctx.usage.load_rollup(overview)
+        analysis = analyze(rollup)
+        unpriced = f", {len(analysis.unpriced)} models unpriced" if analysis.unpriced else ""
+        if not analysis.by_model:
+            return Found(analysis, f"no priced usage{unpriced}")
+        top = analysis.by_model[0]
+        total = float(analysis.total_cost_usd)
+        share = top["cost_usd"] / total if total else 0.0
+        return Found(
+            analysis,
+            f"{_usd(analysis.total_cost_usd)} over {period_days(analysis):g} days on "
+            f"{len(analysis.by_model)} models{unpriced}; top: {top['model']} "
+            f"{_usd(top['cost_usd'])} ({share:.1%})",
+        )
+
+    return ToolCall("cost_breakdown", {}, run)
+
+
+def find_savings(analysis: Analysis, focus: str | None) -> ToolCall[list[Recommendation]]:
+    """The recommendations that answer ``focus`` (all of them for ``None``), largest first."""
+
+    def run() -> Found[list[Recommendation]]:
+        kinds = FOCUS_KINDS.get(focus) if focus is not None else None
+        recs = [r for r in analysis.recommendations if kinds is None or r.kind in kinds]
+        recs.sort(key=lambda r: (-r.estimated_monthly_savings_usd, r.kind, r.title))
+        if not recs:
+            return Found(recs, "no change saves at least $1 a month")
+        total = sum((r.estimated_monthly_savings_usd for r in recs), Decimal(0))
+        return Found(
+            recs,
+            f"{len(recs)} recommendations, up to {_usd(total)}/month; largest: {recs[0].title} "
+            f"({_usd(recs[0].estimated_monthly_savings_usd)}/month)",
+        )
+
+    return ToolCall("find_savings", {"focus": focus}, run)
+
+
+def render_report(analysis: Analysis, savings: list[Recommendation]) -> ToolCall[str]:
+    """The markdown report of ``analysis`` with only the ``savings`` found for the focus."""
+
+    def run() -> Found[str]:
+        focused = dataclasses.replace(analysis, recommendations=list(savings))
+        report = render_markdown(focused)
+        return Found(
+            report,
+            f"{len(report.splitlines())} lines of markdown, {len(focused.recommendations)} "
+            "recommendations",
+        )
+
+    return ToolCall("render_report", {}, run)

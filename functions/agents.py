@@ -28,19 +28,24 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
+from apex_core.cost import Analysis, Recommendation
 from apex_core.errors import ApexError, RunCancelled, RunTimedOut, Unavailable
-from functions.agent_tools import DEMO_DAYS, ToolContext, demo_seed, period_days, run_tool
+from functions import agent_tools as tools
+from functions.agent_tools import DEMO_DAYS, ToolCall, ToolContext, demo_seed, period_days
 from functions.emitter import RunEmitter, TerminalOutcome
 from functions.errors import RunAlreadyFinished
 from functions.narrator import Narrator
+from functions.triage import Classification, Focus
+from functions.usage_store import UsageOverview
 
 log = logging.getLogger(__name__)
 
 Checkpoint = Callable[[], None]
+T = TypeVar("T")
 
 CAPABILITIES: Final = (
     "full cost analysis: spend by model and day, ranked savings",
@@ -117,37 +122,41 @@ class Supervisor:
     def _say(self, agent: str, step: Any, **facts: Any) -> None:
         self.emitter.emit(agent, "agent_thinking", text=self.narrator.narrate(step, facts))
 
-    def _tool(self, agent: str, name: str, args: Mapping[str, Any]) -> str:
+    def _tool(self, agent: str, call: ToolCall[T]) -> T:
+        """Run one tool call between its ``tool_executing`` and ``tool_completed``
+        events; what it found."""
         self.checkpoint()
         self._calls += 1
         call_id = f"call-{self._calls}"
-        self.emitter.emit(agent, "tool_executing", tool=name, tool_call_id=call_id, args=dict(args))
+        self.emitter.emit(
+            agent, "tool_executing", tool=call.name, tool_call_id=call_id, args=dict(call.args)
+        )
         started = time.monotonic()
         try:
-            result = run_tool(name, self.ctx, args)
+            found = call.run()
         except (Unavailable, RunCancelled, RunTimedOut, RunAlreadyFinished):
             raise
         except ApexError as exc:
             self.emitter.emit(
                 agent,
                 "tool_completed",
-                tool=name,
+                tool=call.name,
                 tool_call_id=call_id,
                 ok=False,
                 summary=exc.message,
                 duration_ms=round((time.monotonic() - started) * 1000),
             )
-            raise _StepFailed(agent, name, exc) from exc
+            raise _StepFailed(agent, call.name, exc) from exc
         self.emitter.emit(
             agent,
             "tool_completed",
-            tool=name,
+            tool=call.name,
             tool_call_id=call_id,
             ok=True,
-            summary=result.summary,
+            summary=found.summary,
             duration_ms=round((time.monotonic() - started) * 1000),
         )
-        return result.summary
+        return found.value
 
     def _start(self, agent: str) -> None:
         self.checkpoint()
@@ -161,59 +170,52 @@ class Supervisor:
     def _pipeline(self) -> None:
         self._start("supervisor")
         self._say("supervisor", "supervisor.plan")
-        self._triage()
-        state = self.ctx.state
-        assert state.classification is not None
-        assert state.overview is not None
-        c = state.classification
+        classification, overview = self._triage()
+        c = classification
         intent_label = _INTENT_LABELS[c.intent].format(focus=_FOCUS_LABELS[c.focus])
         if c.intent == "off_topic":
             self._say("supervisor", "supervisor.route", intent_label=intent_label, agents="none")
             self._finish_off_topic()
             return
-        with_data = not state.overview.empty or self.ctx.is_demo_user
+        with_data = not overview.empty or self.ctx.is_demo_user
         agents = "data, optimization, reporting" if with_data else "data"
         self._say("supervisor", "supervisor.route", intent_label=intent_label, agents=agents)
-        self._data()
+        analysis = self._data(overview)
+        savings: list[Recommendation] = []
+        report: str | None = None
         if with_data:
-            self._optimization()
-            self._reporting()
-        self._finish_analysis()
+            savings = self._optimization(analysis, c.focus)
+            report = self._reporting(analysis, savings)
+        self._finish_analysis(analysis, savings, report)
 
-    def _triage(self) -> None:
+    def _triage(self) -> tuple[Classification, UsageOverview]:
         self._start("triage")
         self._say("triage", "triage.thinking", words=len(self.ctx.request.text.split()))
-        self._tool("triage", "classify_request", {"text": self.ctx.request.text})
-        self._tool("triage", "inspect_usage", {})
-        state = self.ctx.state
-        assert state.classification is not None
-        assert state.overview is not None
-        c = state.classification
+        c = self._tool("triage", tools.classify_request(self.ctx.request.text))
+        overview = self._tool("triage", tools.inspect_usage(self.ctx))
         self._complete(
             "triage",
             "triage.summary",
             intent_label=_INTENT_LABELS[c.intent].format(focus=_FOCUS_LABELS[c.focus]).capitalize(),
-            **state.overview.to_json(),
+            **overview.to_json(),
         )
+        return c, overview
 
-    def _data(self) -> None:
+    def _data(self, overview: UsageOverview) -> Analysis:
         self._start("data")
-        state = self.ctx.state
-        assert state.overview is not None
-        if state.overview.empty and self.ctx.is_demo_user:
+        if overview.empty and self.ctx.is_demo_user:
             self._say("data", "data.thinking_demo", demo_days=DEMO_DAYS)
-            self._tool(
+            overview = self._tool(
                 "data",
-                "load_demo_dataset",
-                {"seed": demo_seed(self.ctx.request.user_id), "days": DEMO_DAYS},
+                tools.load_demo_dataset(
+                    self.ctx, seed=demo_seed(self.ctx.request.user_id), days=DEMO_DAYS
+                ),
             )
-        elif state.overview.empty:
+        elif overview.empty:
             self._say("data", "data.thinking_no_usage")
         else:
-            self._say("data", "data.thinking", **state.overview.to_json())
-        self._tool("data", "cost_breakdown", {})
-        analysis = state.analysis
-        assert analysis is not None
+            self._say("data", "data.thinking", **overview.to_json())
+        analysis = self._tool("data", tools.cost_breakdown(self.ctx, overview))
         if analysis.by_model:
             top = analysis.by_model[0]
             total = float(analysis.total_cost_usd)
@@ -228,49 +230,43 @@ class Supervisor:
             )
         else:
             self._complete("data", "supervisor.summary_no_usage")
+        return analysis
 
-    def _optimization(self) -> None:
+    def _optimization(self, analysis: Analysis, focus: Focus | None) -> list[Recommendation]:
         self._start("optimization")
-        state = self.ctx.state
-        assert state.analysis is not None
-        assert state.classification is not None
-        focus = state.classification.focus
         self._say(
             "optimization",
             "optimization.thinking",
             focus_label=_FOCUS_LABELS[focus],
-            models=len(state.analysis.by_model),
-            total_usd=state.analysis.total_cost_usd,
+            models=len(analysis.by_model),
+            total_usd=analysis.total_cost_usd,
         )
-        self._tool("optimization", "find_savings", {"focus": focus})
-        if state.savings:
-            top = state.savings[0]
+        savings = self._tool("optimization", tools.find_savings(analysis, focus))
+        if savings:
+            top = savings[0]
             self._complete(
                 "optimization",
                 "optimization.summary",
-                count=len(state.savings),
-                savings_usd=sum(
-                    (r.estimated_monthly_savings_usd for r in state.savings), Decimal(0)
-                ),
+                count=len(savings),
+                savings_usd=sum((r.estimated_monthly_savings_usd for r in savings), Decimal(0)),
                 top_title=top.title,
                 top_savings_usd=top.estimated_monthly_savings_usd,
             )
         else:
             self._complete("optimization", "optimization.summary_none")
+        return savings
 
-    def _reporting(self) -> None:
+    def _reporting(self, analysis: Analysis, savings: list[Recommendation]) -> str:
         self._start("reporting")
-        state = self.ctx.state
-        assert state.analysis is not None
         self._say(
             "reporting",
             "reporting.thinking",
-            models=len(state.analysis.by_model),
-            recommendations=len(state.savings),
+            models=len(analysis.by_model),
+            recommendations=len(savings),
         )
-        self._tool("reporting", "render_report", {})
-        assert state.report is not None
-        self._complete("reporting", "reporting.summary", lines=len(state.report.splitlines()))
+        report = self._tool("reporting", tools.render_report(analysis, savings))
+        self._complete("reporting", "reporting.summary", lines=len(report.splitlines()))
+        return report
 
     # ------------------------------------------------------------ the end
 
@@ -288,21 +284,20 @@ class Supervisor:
             result=result,
         )
 
-    def _finish_analysis(self) -> None:
-        state = self.ctx.state
-        analysis = state.analysis
-        assert analysis is not None
-        if state.report is not None:
-            response = state.report
+    def _finish_analysis(
+        self, analysis: Analysis, savings: list[Recommendation], report: str | None
+    ) -> None:
+        if report is not None:
+            response = report
             summary = self.narrator.narrate(
                 "supervisor.summary",
                 {
                     "total_usd": analysis.total_cost_usd,
                     "days": period_days(analysis),
                     "models": len(analysis.by_model),
-                    "recommendations": len(state.savings),
+                    "recommendations": len(savings),
                     "savings_usd": sum(
-                        (r.estimated_monthly_savings_usd for r in state.savings), Decimal(0)
+                        (r.estimated_monthly_savings_usd for r in savings), Decimal(0)
                     ),
                 },
             )
