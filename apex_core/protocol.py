@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -45,6 +45,7 @@ EventType = Literal[
     "agent_completed",
     "agent_error",
 ]
+EVENT_TYPES: Final[frozenset[str]] = frozenset(get_args(EventType))
 
 Identifier = Annotated[
     str, Field(min_length=1, max_length=MAX_ID_CHARS, pattern=r"^[A-Za-z0-9_.:-]+$")
@@ -155,11 +156,19 @@ def parse_client_frame(raw: str | bytes) -> ClientFrame:
     try:
         return _CLIENT_FRAME.validate_python(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'][1:]) or 'frame'}: {err['msg']}"
-            for err in exc.errors(include_input=False, include_url=False)
-        )
+        # The first step of each error's location is the frame type (the union's tag).
+        problems = validation_problems(exc, whole="frame", skip=1)
         raise InvalidFrame(f"invalid {frame_type!r} frame: {problems}") from exc
+
+
+def validation_problems(exc: ValidationError, *, whole: str, skip: int = 0) -> str:
+    """What is wrong, field by field (``text: String should have at least 1 character``),
+    never the values; ``whole`` names an error of the object itself, ``skip`` drops that
+    many leading steps of each location."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc'][skip:]) or whole}: {err['msg']}"
+        for err in exc.errors(include_input=False, include_url=False)
+    )
 
 
 # ---------------------------------------------------------------- server frames

@@ -173,22 +173,19 @@ class EdgeStore:
     # ------------------------------------------------------------ reads
 
     async def owned_run(self, *, user_id: str, run_id: str) -> dict[str, Any]:
-        snap = await self._bounded(
-            "reading the run", self._db.document(schema.run_path(run_id)).get()
-        )
-        run = snap.to_dict() if snap.exists else None
-        if run is None or run.get("user_id") != user_id:
-            raise NotFound(f"run {run_id} not found")
-        return run
+        return await self._owned("run", run_id, schema.run_path(run_id), user_id)
 
     async def owned_thread(self, *, user_id: str, thread_id: str) -> dict[str, Any]:
-        snap = await self._bounded(
-            "reading the thread", self._db.document(schema.thread_path(thread_id)).get()
-        )
-        thread = snap.to_dict() if snap.exists else None
-        if thread is None or thread.get("user_id") != user_id:
-            raise NotFound(f"thread {thread_id} not found")
-        return thread
+        return await self._owned("thread", thread_id, schema.thread_path(thread_id), user_id)
+
+    async def _owned(self, kind: str, doc_id: str, path: str, user_id: str) -> dict[str, Any]:
+        """The document at ``path`` if it belongs to ``user_id``; a missing one and
+        someone else's raise the same :class:`NotFound`."""
+        snap = await self._bounded(f"reading the {kind}", self._db.document(path).get())
+        doc = snap.to_dict() if snap.exists else None
+        if doc is None or doc.get("user_id") != user_id:
+            raise NotFound(f"{kind} {doc_id} not found")
+        return doc
 
     async def thread_history(self, *, user_id: str, thread_id: str) -> schema.ThreadHistory:
         """A thread of ``user_id`` with its messages and runs, oldest first."""

@@ -132,30 +132,26 @@ class Supervisor:
             agent, "tool_executing", tool=call.name, tool_call_id=call_id, args=dict(call.args)
         )
         started = time.monotonic()
-        try:
-            found = call.run()
-        except (Unavailable, RunCancelled, RunTimedOut, RunAlreadyFinished):
-            raise
-        except ApexError as exc:
+
+        def completed(*, ok: bool, summary: str) -> None:
             self.emitter.emit(
                 agent,
                 "tool_completed",
                 tool=call.name,
                 tool_call_id=call_id,
-                ok=False,
-                summary=exc.message,
+                ok=ok,
+                summary=summary,
                 duration_ms=round((time.monotonic() - started) * 1000),
             )
+
+        try:
+            found = call.run()
+        except (Unavailable, RunCancelled, RunTimedOut, RunAlreadyFinished):
+            raise
+        except ApexError as exc:
+            completed(ok=False, summary=exc.message)
             raise _StepFailed(agent, call.name, exc) from exc
-        self.emitter.emit(
-            agent,
-            "tool_completed",
-            tool=call.name,
-            tool_call_id=call_id,
-            ok=True,
-            summary=found.summary,
-            duration_ms=round((time.monotonic() - started) * 1000),
-        )
+        completed(ok=True, summary=found.summary)
         return found.value
 
     def _start(self, agent: str) -> None:

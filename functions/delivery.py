@@ -27,7 +27,7 @@ from apex_core.env import Env
 from apex_core.errors import RunCancelled, RunTimedOut
 from apex_core.google_errors import translated
 from apex_core.logs import fields
-from apex_core.protocol import TERMINAL_STATUSES, RunRequest
+from apex_core.protocol import TERMINAL_STATUSES, RunRequest, validation_problems
 from functions.agent_tools import ToolContext
 from functions.agents import Supervisor
 from functions.emitter import RunEmitter, TerminalOutcome
@@ -90,10 +90,7 @@ def decode_run_request(data: Any) -> RunRequest:
     try:
         return RunRequest.model_validate(body)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}"
-            for err in exc.errors(include_input=False, include_url=False)
-        )
+        problems = validation_problems(exc, whole="body")
         raise MalformedRequest(f"the message is not a valid RunRequest: {problems}") from exc
 
 

@@ -8,46 +8,23 @@ the completed run and every event at its seq, exactly as streamed.
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
 from typing import Any
 
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from apex_core import schema
-from apex_core.protocol import is_terminal_event
 from tests.conftest import RunningStack
 from tests.e2e.ws_client import Frame, connect, run
+from tests.run_checks import assert_complete_analysis
 
 PROMPT = "Analyze my AI costs"
-SUB_AGENTS = ("triage", "data", "optimization", "reporting")
-FIVE_TYPES = {
-    "agent_started",
-    "agent_thinking",
-    "tool_executing",
-    "tool_completed",
-    "agent_completed",
-}
-RESULT_KEYS = {"total_cost_usd", "by_day", "by_model", "recommendations", "unpriced", "rows"}
 
 
 def assert_complete_run(events: list[Frame], run_id: str, thread_id: str) -> Frame:
-    """Seq 1..N with no gap, every agent's five event types, one terminal final event."""
-    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    """A complete analysis (``tests.run_checks``), all of it of this run and thread."""
     assert {(e["run_id"], e["thread_id"]) for e in events} == {(run_id, thread_id)}
-    assert [e for e in events if is_terminal_event(e)] == [events[-1]]
-    types_by_agent: dict[str, set[str]] = defaultdict(set)
-    for event in events:
-        types_by_agent[event["agent"]].add(event["type"])
-    for agent in SUB_AGENTS:
-        assert types_by_agent[agent] >= FIVE_TYPES, f"{agent} emitted {types_by_agent[agent]}"
-    final = events[-1]
-    assert final["type"] == "agent_completed"
-    assert final["final"] is True
-    assert isinstance(final["response"], str)
-    assert final["response"].strip()
-    assert set(final["result"]) >= RESULT_KEYS
-    return final
+    return dict(assert_complete_analysis(events))
 
 
 def firestore_client(stack: RunningStack) -> firestore.Client:

@@ -32,24 +32,12 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Subprotocol
 
-from apex_core.protocol import is_terminal_event
+from apex_core.protocol import BEARER_SUBPROTOCOL_PREFIX, EVENT_TYPES, PROTOCOL, is_terminal_event
 
 Frame = dict[str, Any]
 Via = Literal["header", "subprotocol"]
 T = TypeVar("T")
 
-PROTOCOL: Final = "apex.v1"
-BEARER_PREFIX: Final = "apex.bearer."
-RUN_EVENT_TYPES: Final = frozenset(
-    {
-        "agent_started",
-        "agent_thinking",
-        "tool_executing",
-        "tool_completed",
-        "agent_completed",
-        "agent_error",
-    }
-)
 DEFAULT_TIMEOUT: Final = 10.0
 
 
@@ -184,7 +172,7 @@ class ApexClient:
 
 
 def _event_of(run_id: str) -> Callable[[Frame], bool]:
-    return lambda f: f.get("type") in RUN_EVENT_TYPES and f.get("run_id") == run_id
+    return lambda f: f.get("type") in EVENT_TYPES and f.get("run_id") == run_id
 
 
 def _handshake_options(
@@ -198,7 +186,7 @@ def _handshake_options(
     if token is not None and via == "header":
         headers["Authorization"] = f"Bearer {token}"
     elif token is not None:
-        offered.append(Subprotocol(BEARER_PREFIX + token))
+        offered.append(Subprotocol(BEARER_SUBPROTOCOL_PREFIX + token))
     return {"subprotocols": offered or None, "additional_headers": headers}
 
 
