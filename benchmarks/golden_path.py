@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from websockets.asyncio.client import connect
 
+from apex_core.protocol import is_terminal_event
 from emulators.emulator import start_emulators
 from emulators.processes import ProcessGroup, free_port
 from emulators.stack import REPO_ROOT, StackPorts, start_stack
@@ -58,10 +59,7 @@ async def one_run(ws_url: str, timings: Timings, *, deadline: float = 120.0) -> 
                     continue
                 if first is None:
                     first = time.perf_counter() - sent
-                if frame.get("agent") == "supervisor" and frame["type"] in (
-                    "agent_completed",
-                    "agent_error",
-                ):
+                if is_terminal_event(frame):
                     if frame["type"] == "agent_error":
                         raise RuntimeError(f"run failed: {frame}")
                     timings.first_event.append(first)
