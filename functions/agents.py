@@ -12,7 +12,11 @@ terminal event:
   ``result`` — status ``completed``;
 * ``agent_error`` (``code``, ``message``, ``retryable``) — status ``cancelled``
   (``RunCancelled``), ``timed_out`` (``RunTimedOut``) or ``failed`` (a tool's
-  :class:`~apex_core.errors.ApexError`).
+  :class:`~apex_core.errors.ApexError`, a storage ``BackendError`` a retry cannot
+  fix included: see :mod:`apex_core.google_errors`).
+
+Each step hands what its tools found to the next as arguments (see
+:mod:`functions.agent_tools`); there is no run state on the side.
 
 ``checkpoint`` runs before every agent and every tool call: it raises
 ``RunCancelled``/``RunTimedOut`` (and ``RunAlreadyFinished``). Storage failures
