@@ -170,8 +170,7 @@ class Supervisor:
     def _pipeline(self) -> None:
         self._start("supervisor")
         self._say("supervisor", "supervisor.plan")
-        classification, overview = self._triage()
-        c = classification
+        c, overview = self._triage()
         intent_label = _INTENT_LABELS[c.intent].format(focus=_FOCUS_LABELS[c.focus])
         if c.intent == "off_topic":
             self._say("supervisor", "supervisor.route", intent_label=intent_label, agents="none")
