@@ -35,10 +35,6 @@ class Env:
         value = self.environ.get(name, "").strip()
         return value or None
 
-    def text(self, name: str, default: str) -> str:
-        """The value, stripped; ``default`` when unset or blank."""
-        return self._raw(name) or default
-
     def number(self, name: str, default: float, *, unit: str, allow_zero: bool = False) -> float:
         """A finite number of ``unit`` (``"seconds"``), more than 0 (or, with
         ``allow_zero``, 0 or more)."""
