@@ -1,7 +1,8 @@
 """Reading settings from an environment mapping: one parser per kind of value.
 
 Every process (the edge, the janitor, the agent and ingest functions) reads its
-knobs through :class:`Env`. An unset or blank variable gives the default; a
+numeric knobs (durations, counts, sizes, ports) through :class:`Env`; a text
+setting is simply its value or the default. An unset or blank variable gives the default; a
 value that cannot be used is a :class:`SettingsError` whose message names the
 variable, what was expected and what arrived, so the process refuses it instead
 of running with a surprise. No I/O: the caller passes ``os.environ`` (or a
