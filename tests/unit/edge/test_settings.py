@@ -24,7 +24,7 @@ def test_defaults() -> None:
     assert settings.limits.user_messages_per_minute == 20
     assert settings.ingest_url == "/api/usage"
     assert settings.static_dir == DEFAULT_STATIC_DIR
-    assert settings.auth.demo_mode is True
+    assert settings.auth.demo_mode is False  # asked for explicitly, never by default
     assert settings.events_subscription == f"apex-events-edge-{settings.instance_id}"
 
 
@@ -107,4 +107,4 @@ def test_production_turns_demo_mode_off() -> None:
 
 def test_demo_mode_without_a_secret_refuses_to_start() -> None:
     with pytest.raises(AuthenticationError):
-        EdgeSettings.from_env({})
+        EdgeSettings.from_env({"DEMO_MODE": "1"})
