@@ -4,7 +4,10 @@ A :class:`Session` runs three things for one socket:
 
 * the **frame loop** reads client frames one at a time, in order, and answers
   each (:meth:`Session._handle_frame` is the top of the per-frame work: every
-  failure becomes an ``error`` frame and the connection stays open);
+  failure becomes an ``error`` frame and the connection stays open). Each frame
+  first takes a token of the user's frame budget, shared by every socket of the
+  user on this instance (:class:`UserBudgets`); reads are then charged the
+  documents they touched, and ``user_message`` also takes a message token;
 * the **deliverer** sends run events. Everything that delivers events goes
   through one queue, consumed in order by one task: live events handed over by
   the router, ``resume`` replays and gap refills. Because a replay is an item of
