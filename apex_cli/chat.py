@@ -404,9 +404,7 @@ class TerminalChat:
         if not thread_id:
             self.error("usage: /open THREAD_ID (see /threads)")
             return _Outcome()
-        thread = await self.session.request(
-            {"type": "get_thread", "thread_id": thread_id}, "thread"
-        )
+        thread = await self.session.get_thread(thread_id)
         self.console.print(render_thread(thread))
         running = running_run(thread)
         if running is not None:

@@ -310,6 +310,19 @@ class ApexSession:
         reason = close.reason if close is not None else ""
         return ConnectionLost(describe_close(code, reason), code=code, reason=reason)
 
+    async def get_thread(self, thread_id: str) -> Frame:
+        """The whole thread: ``get_thread`` answers a page of messages at a time
+        (oldest first, with the runs they belong to); follow ``next_cursor`` to the
+        end and return one ``thread`` frame holding every message and run."""
+        page = await self.request({"type": "get_thread", "thread_id": thread_id}, "thread")
+        pages = [page]
+        while isinstance(cursor := page.get("next_cursor"), str) and cursor:
+            page = await self.request(
+                {"type": "get_thread", "thread_id": thread_id, "cursor": cursor}, "thread"
+            )
+            pages.append(page)
+        return merge_thread_pages(pages)
+
     async def request(
         self, frame: Frame, expect: str, on_frame: FrameHandler | None = None
     ) -> Frame:
@@ -488,3 +501,17 @@ def is_run_event(frame: Frame) -> bool:
         and isinstance(frame.get("seq"), int)
         and isinstance(frame.get("agent"), str)
     )
+
+
+def merge_thread_pages(pages: list[Frame]) -> Frame:
+    """One ``thread`` frame from its pages: messages in page order, each run once
+    (a run's user message and answer may sit on different pages), the last page's
+    fields otherwise."""
+    messages: list[Any] = []
+    runs: dict[str, Any] = {}
+    for page in pages:
+        messages.extend(m for m in page.get("messages") or [] if isinstance(m, dict))
+        for run in page.get("runs") or []:
+            if isinstance(run, dict) and isinstance(run.get("run_id"), str):
+                runs[run["run_id"]] = run
+    return {**pages[-1], "messages": messages, "runs": list(runs.values()), "next_cursor": None}

@@ -6,6 +6,7 @@ Change a name here and both the local emulators and production follow.
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 # Pub/Sub
@@ -44,9 +45,12 @@ FIRESTORE_EMULATOR_PORT: Final = 8086
 DEMO_USER_PREFIX: Final = "demo-user-"
 
 
+_DEMO_USER_ID: Final = re.compile(rf"{DEMO_USER_PREFIX}\d{{1,12}}-[0-9a-f]{{8}}")
+
+
 def is_demo_user_id(user_id: str) -> bool:
-    """Whether ``user_id`` has the shape of a demo user's id."""
-    return user_id.startswith(DEMO_USER_PREFIX)
+    """Whether ``user_id`` has the exact shape of a demo user's id (``new_demo_user_id``)."""
+    return _DEMO_USER_ID.fullmatch(user_id) is not None
 
 
 def edge_events_subscription(instance_id: str) -> str:

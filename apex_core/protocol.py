@@ -25,6 +25,12 @@ BEARER_SUBPROTOCOL_PREFIX: Final = "apex.bearer."
 MAX_CLIENT_FRAME_BYTES: Final = 8192
 MAX_TEXT_CHARS: Final = 4000
 MAX_ID_CHARS: Final = 128
+# Every integer a client sends is bounded here, far below int64 (Firestore's
+# integers): a run never has this many events.
+MAX_SEQ: Final = 2**31 - 1
+# get_thread answers at most this many messages a page (see the ``thread`` frame).
+DEFAULT_THREAD_PAGE: Final = 50
+MAX_THREAD_PAGE: Final = 100
 
 # Close codes
 CLOSE_NORMAL: Final = 1000
@@ -97,12 +103,17 @@ class UserMessage(_ClientFrame):
 class Resume(_ClientFrame):
     type: Literal["resume"]
     run_id: Identifier
-    after_seq: Annotated[int, Field(ge=0)] = 0
+    after_seq: Annotated[int, Field(ge=0, le=MAX_SEQ)] = 0
 
 
 class GetThread(_ClientFrame):
+    """One page of a thread's messages, oldest first; ``cursor`` is the previous
+    page's ``next_cursor`` (the id of its last message)."""
+
     type: Literal["get_thread"]
     thread_id: Identifier
+    cursor: Identifier | None = None
+    limit: Annotated[int, Field(ge=1, le=MAX_THREAD_PAGE)] = DEFAULT_THREAD_PAGE
 
 
 class ListThreads(_ClientFrame):
@@ -137,12 +148,20 @@ def parse_client_frame(raw: str | bytes) -> ClientFrame:
     """
     try:
         data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except json.JSONDecodeError as exc:
         raise InvalidFrame(
             f"expected one JSON object per text frame; could not parse it ({exc.msg} at position "
             f"{exc.pos})"
-            if isinstance(exc, json.JSONDecodeError)
-            else "expected one JSON object per text frame; the frame is not valid UTF-8"
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise InvalidFrame(
+            "expected one JSON object per text frame; the frame is not valid UTF-8"
+        ) from exc
+    except RecursionError as exc:
+        raise InvalidFrame("expected a flat JSON object; the frame is nested too deeply") from exc
+    except ValueError as exc:  # an integer of more than 4300 digits
+        raise InvalidFrame(
+            f"expected numbers of at most {len(str(MAX_SEQ))} digits; the frame holds a longer one"
         ) from exc
     if not isinstance(data, dict):
         raise InvalidFrame(f"expected a JSON object, got a JSON {type(data).__name__}")
@@ -229,6 +248,8 @@ def thread_frame(thread: ThreadHistory) -> dict[str, Any]:
             }
             for r in thread.runs
         ],
+        "cursor": thread.cursor,
+        "next_cursor": thread.next_cursor,
     }
 
 

@@ -161,6 +161,9 @@ class ThreadHistory:
     title: Any
     messages: tuple[StoredMessage, ...]
     runs: tuple[StoredRun, ...]
+    # Paging (``get_thread``): the cursor this page starts after, and the next one.
+    cursor: str | None = None
+    next_cursor: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

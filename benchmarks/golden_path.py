@@ -117,7 +117,12 @@ def main() -> None:
             group, host="127.0.0.1", pubsub_port=free_port(), firestore_port=free_port()
         )
         os.environ.update(hosts.env(project))
-        env = {**os.environ, "JWT_SECRET": secrets.token_urlsafe(48), "DEMO_MODE": "1"}
+        env = {
+            **os.environ,
+            "JWT_SECRET": secrets.token_urlsafe(48),
+            "DEMO_SESSION_SECRET": secrets.token_urlsafe(48),
+            "DEMO_MODE": "1",
+        }
         stack = start_stack(group, project=project, env=env, ports=StackPorts.free())
         print(asyncio.run(measure(stack.ws_url, runs=args.runs, concurrent=args.concurrent)))
 

@@ -4,7 +4,10 @@ A :class:`Session` runs three things for one socket:
 
 * the **frame loop** reads client frames one at a time, in order, and answers
   each (:meth:`Session._handle_frame` is the top of the per-frame work: every
-  failure becomes an ``error`` frame and the connection stays open);
+  failure becomes an ``error`` frame and the connection stays open). Each frame
+  first takes a token of the user's frame budget, shared by every socket of the
+  user on this instance (:class:`UserBudgets`); reads are then charged the
+  documents they touched, and ``user_message`` also takes a message token;
 * the **deliverer** sends run events. Everything that delivers events goes
   through one queue, consumed in order by one task: live events handed over by
   the router, ``resume`` replays and gap refills. Because a replay is an item of
@@ -60,7 +63,7 @@ from apex_core.protocol import (
 from edge_ws.bus import RequestPublisher
 from edge_ws.failures import RateLimited
 from edge_ws.handshake import Handshake
-from edge_ws.ratelimit import MessageRateLimit, Verdict
+from edge_ws.ratelimit import Budgets, Strikes
 from edge_ws.routing import Frame, Registry, RunCursors
 from edge_ws.settings import EdgeSettings
 from edge_ws.store import EdgeStore
@@ -76,6 +79,21 @@ CLOSE_REASON_TOO_MANY = "too many connections for this user"
 
 
 @dataclass(frozen=True, slots=True)
+class UserBudgets:
+    """Every socket of a user on this instance draws on the same budgets."""
+
+    frames: Budgets  # one token a frame, plus one per document a read touched
+    messages: Budgets  # one token a user_message
+
+    @classmethod
+    def from_settings(cls, settings: EdgeSettings) -> UserBudgets:
+        return cls(
+            frames=Budgets(per_minute=settings.limits.user_budget_per_minute),
+            messages=Budgets(per_minute=settings.limits.user_messages_per_minute),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class EdgeServices:
     """What every session of one process shares."""
 
@@ -83,6 +101,7 @@ class EdgeServices:
     store: EdgeStore
     publisher: RequestPublisher
     registry: Registry[Session]
+    budgets: UserBudgets
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,10 +135,11 @@ class Session:
         self.connection_id = handshake.connection_id
         self._cursors = RunCursors()
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
-        self._rate = MessageRateLimit(
-            per_minute=self._settings.limits.user_messages_per_minute,
-            strikes=self._settings.limits.rate_limit_strikes,
-        )
+        self._budgets = services.budgets
+        # Refusals in a row, per budget: a ping that passes does not forgive a flood of
+        # refused messages.
+        strikes = self._settings.limits.rate_limit_strikes
+        self._strikes = {"frames": Strikes(limit=strikes), "messages": Strikes(limit=strikes)}
         self._gap_since: dict[str, float] = {}
         self._refills: dict[str, asyncio.TimerHandle] = {}
         self._closing = False
@@ -200,20 +220,26 @@ class Session:
         (except ConnectionClosed, which ends the loop)."""
         frame: ClientFrame | None = None
         try:
+            self._spend(self._budgets.frames, "frames", per="a minute, reads counted by document")
             frame = parse_client_frame(raw)
             await self._answer(frame)
         except ConnectionClosed:
             raise
         except RateLimited as exc:
+            flooding = self._strikes[exc.budget].refused()
+            if flooding:
+                log.warning("closing a flooding connection", extra=self._fields())
             await self._send(
                 error_frame(
                     exc.code,
-                    exc.message,
+                    exc.message + ("; closing the connection" if flooding else ""),
                     retryable=True,
                     retry_after_ms=int(exc.retry_after_seconds * 1000),
                     **_correlation(frame),
                 )
             )
+            if flooding:
+                self._close_soon(CLOSE_POLICY, CLOSE_REASON_FLOOD)
         except ApexError as exc:
             log.info(
                 "frame refused: %s",
@@ -234,6 +260,22 @@ class Session:
                 )
             )
 
+    def _spend(self, budgets: Budgets, what: str, *, per: str) -> None:
+        """Take one token of ``budgets`` for this user or raise :class:`RateLimited`."""
+        wait = budgets.take(self.user_id, 1, time.monotonic())
+        if wait is not None:
+            raise RateLimited(
+                f"too many {what}: at most {budgets.per_minute} {per} for each user; "
+                f"retry in {wait:.1f} s",
+                retry_after_seconds=wait,
+                budget=what,
+            )
+        self._strikes[what].allowed()
+
+    def _charge_reads(self, documents: int) -> None:
+        """Documents a read touched, charged to the user's frame budget after the fact."""
+        self._budgets.frames.charge(self.user_id, documents, time.monotonic())
+
     async def _answer(self, frame: ClientFrame) -> None:
         store = self._services.store
         match frame:
@@ -243,11 +285,16 @@ class Session:
                 # Queued behind the live events already handed over, so the replay
                 # and the live tail are one ordered stream (see the module docstring).
                 self._enqueue(_Replay(run_id=run_id, after_seq=after_seq))
-            case GetThread(thread_id=thread_id):
-                history = await store.thread_history(user_id=self.user_id, thread_id=thread_id)
+            case GetThread(thread_id=thread_id, cursor=cursor, limit=limit):
+                history = await store.thread_history(
+                    user_id=self.user_id, thread_id=thread_id, cursor=cursor, limit=limit
+                )
+                self._charge_reads(1 + len(history.messages) + len(history.runs))
                 await self._send(thread_frame(history))
             case ListThreads():
-                await self._send(threads_frame(await store.thread_listing(user_id=self.user_id)))
+                threads = await store.thread_listing(user_id=self.user_id)
+                self._charge_reads(len(threads))
+                await self._send(threads_frame(threads))
             case Cancel(run_id=run_id):
                 await store.request_cancel(user_id=self.user_id, run_id=run_id)
                 log.info("cancel requested", extra=self._fields(run_id=run_id))
@@ -256,26 +303,7 @@ class Session:
                 await self._send(pong_frame())
 
     async def _accept_message(self, frame: UserMessage) -> None:
-        verdict = self._rate.check(time.monotonic())
-        if verdict is Verdict.CLOSE:
-            log.warning("closing a flooding connection", extra=self._fields())
-            await self._send(
-                error_frame(
-                    "rate_limited",
-                    "too many messages; closing the connection",
-                    retryable=True,
-                    **_correlation(frame),
-                )
-            )
-            self._close_soon(CLOSE_POLICY, CLOSE_REASON_FLOOD)
-            return
-        if verdict is Verdict.REFUSE:
-            limit = self._settings.limits.user_messages_per_minute
-            retry_after = self._rate.retry_after()
-            raise RateLimited(
-                f"too many messages: at most {limit} a minute; retry in {retry_after:.1f} s",
-                retry_after_seconds=retry_after,
-            )
+        self._spend(self._budgets.messages, "messages", per="a minute")
         accepted = await self._services.store.accept_message(
             user_id=self.user_id,
             text=frame.text,
@@ -371,6 +399,7 @@ class Session:
                 stored = await self._services.store.events_after(
                     run_id, self._cursors.last_sent(run_id)
                 )
+                self._charge_reads(1 + len(stored))
                 delivery = self._cursors.fill(run_id, stored)
                 await self._send_all(delivery.send)
                 log.info(

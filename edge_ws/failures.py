@@ -11,11 +11,12 @@ from apex_core.errors import ApexError
 
 
 class RateLimited(ApexError):
-    """A connection sent more ``user_message`` frames than its limit allows."""
+    """A user spent a budget (``budget``: ``frames`` or ``messages``) faster than it refills."""
 
     code = "rate_limited"
     retryable = True
 
-    def __init__(self, message: str, *, retry_after_seconds: float) -> None:
+    def __init__(self, message: str, *, retry_after_seconds: float, budget: str) -> None:
         super().__init__(message)
         self.retry_after_seconds = retry_after_seconds
+        self.budget = budget

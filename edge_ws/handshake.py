@@ -97,13 +97,36 @@ def authenticate(headers: Headers, verifier: TokenVerifier) -> Handshake:
         # Verified above, so reading the claim unverified is safe.
         exp = jwt.decode(token, options={"verify_signature": False}).get("exp")
         expires_at = float(exp) if isinstance(exp, int | float) else None
-    session_token = verifier.issue_demo_session_token(identity.user_id) if identity.demo else None
+    session_token = (
+        verifier.issue_demo_session_token(
+            identity.user_id, session_expires_at=identity.session_expires_at
+        )
+        if identity.demo
+        else None
+    )
     return Handshake(
         connection_id=new_connection_id(),
         identity=identity,
         session_token=session_token,
         expires_at=expires_at,
     )
+
+
+def client_address(peer: str | None, headers: Headers, *, hops: int) -> str:
+    """Who is connecting, for the per-address demo limit: the TCP peer, or with
+    ``hops`` > 0 the ``hops``-th address from the end of ``X-Forwarded-For`` (the
+    entries a trusted proxy appended; anything before them the client could forge).
+    Google's external Application Load Balancer appends ``<client>,<lb>``: 2."""
+    if hops > 0:
+        forwarded = [
+            item.strip()
+            for value in headers.get_all("X-Forwarded-For")
+            for item in value.split(",")
+            if item.strip()
+        ]
+        if len(forwarded) >= hops:
+            return forwarded[-hops]
+    return peer or "unknown"
 
 
 def select_subprotocol(offered: Sequence[str]) -> Subprotocol | None:

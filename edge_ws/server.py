@@ -4,9 +4,11 @@ Start-up: the server listens first (so ``/healthz`` answers), then creates the
 instance's events subscription and starts pulling; only then ``/readyz``
 answers 200 and ``/ws`` accepts handshakes (503 before).
 
-Handshake (``process_request``): ``/ws`` (and ``/ws/``) authenticates the
+Handshake (``process_request``): ``/ws`` (and ``/ws/``) checks the ``Origin``
+(403 for another site's page, :mod:`edge_ws.origins`) and authenticates the
 request before the upgrade (401 with the reason, never the token; 429 over
-the per-user socket limit); any other path is plain HTTP (:mod:`edge_ws.http`).
+the per-user socket limit or, for a new demo user, over the per-address demo
+limit); any other path is plain HTTP (:mod:`edge_ws.http`).
 
 Shutdown (:func:`serve_until_stopped` returns when ``stop`` is set, on SIGTERM
 or SIGINT in ``__main__``): mark not ready, stop accepting, close every socket
@@ -22,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -36,8 +39,10 @@ from apex_core.logs import fields
 from apex_core.protocol import CLOSE_GOING_AWAY
 from edge_ws import http
 from edge_ws.bus import EventSubscription, RequestPublisher
-from edge_ws.connection import EdgeServices, Session
-from edge_ws.handshake import Handshake, authenticate, select_subprotocol
+from edge_ws.connection import EdgeServices, Session, UserBudgets
+from edge_ws.handshake import Handshake, authenticate, client_address, select_subprotocol
+from edge_ws.origins import OriginRefused, check_origin
+from edge_ws.ratelimit import Budgets
 from edge_ws.routing import Frame, Registry
 from edge_ws.settings import EdgeSettings
 from edge_ws.store import EdgeStore
@@ -63,6 +68,7 @@ class _Gate:
         self.settings = settings
         self.registry = registry
         self.verifier = TokenVerifier(settings.auth)
+        self.demo_handshakes = Budgets(per_minute=settings.limits.demo_handshakes_per_minute)
         self.ready = False
 
     async def process_request(
@@ -76,9 +82,20 @@ class _Gate:
                 ready=self.ready,
                 static_dir=settings.static_dir,
                 ingest_url=settings.ingest_url,
+                host=request.headers.get("Host"),
+                secure=http.forwarded_https(request.headers),
             )
         if not self.ready:
             return http.text(HTTPStatus.SERVICE_UNAVAILABLE, "not ready; retry shortly")
+        try:
+            check_origin(
+                request.headers.get_all("Origin"),
+                host=request.headers.get("Host"),
+                allowed=settings.allowed_origins,
+            )
+        except OriginRefused as exc:
+            log.info("handshake refused: %s", exc.message)
+            return http.text(HTTPStatus.FORBIDDEN, exc.message)
         try:
             if settings.auth.jwks_url:  # the verifier may fetch keys: keep the loop free
                 handshake = await asyncio.to_thread(authenticate, request.headers, self.verifier)
@@ -98,6 +115,22 @@ class _Gate:
                 f"too many connections for this user (at most "
                 f"{settings.limits.max_sockets_per_user}); close one and retry",
             )
+        if identity.demo and identity.session_expires_at is None:  # a new demo user
+            address = client_address(
+                _peer(connection), request.headers, hops=settings.forwarded_for_hops
+            )
+            wait = self.demo_handshakes.take(address, 1, time.monotonic())
+            if wait is not None:
+                log.warning(
+                    "too many new demo users from one address", extra=fields(address=address)
+                )
+                return http.text(
+                    HTTPStatus.TOO_MANY_REQUESTS,
+                    f"too many new demo sessions from this address (at most "
+                    f"{settings.limits.demo_handshakes_per_minute} a minute); reconnect with "
+                    f"your session_token or retry in {wait:.0f} s",
+                    extra={"Retry-After": str(max(1, round(wait)))},
+                )
         if identity.demo:
             log.warning(
                 "demo identity in use (no verified user)",
@@ -106,6 +139,11 @@ class _Gate:
         if isinstance(connection, EdgeConnection):
             connection.accepted = handshake
         return None
+
+
+def _peer(connection: ServerConnection) -> str | None:
+    address = connection.remote_address
+    return str(address[0]) if isinstance(address, tuple) and address else None
 
 
 def _choose_subprotocol(connection: ServerConnection, offered: Any) -> Subprotocol | None:
@@ -123,7 +161,13 @@ async def serve_until_stopped(settings: EdgeSettings, stop: asyncio.Event) -> No
     publisher = RequestPublisher(
         settings.project, timeout=settings.timeouts.publish_timeout_seconds
     )
-    services = EdgeServices(settings=settings, store=store, publisher=publisher, registry=registry)
+    services = EdgeServices(
+        settings=settings,
+        store=store,
+        publisher=publisher,
+        registry=registry,
+        budgets=UserBudgets.from_settings(settings),
+    )
 
     def dispatch(user_id: str, frame: Frame) -> None:
         for session in registry.sinks(user_id):

@@ -21,11 +21,20 @@ variable                           setting                             default
 ``EDGE_STORE_TIMEOUT_SECONDS``     one Firestore call                  10
 ``EDGE_HEARTBEAT_SECONDS``         refresh of the subscription label   300
 ``EDGE_SHUTDOWN_SECONDS``          SIGTERM to exit, at most            7
-``EDGE_USER_MESSAGES_PER_MINUTE``  per-connection ``user_message``     20
+``EDGE_USER_MESSAGES_PER_MINUTE``  a user's ``user_message`` frames   20
+``EDGE_USER_BUDGET_PER_MINUTE``    a user's frames + documents read    1200
+``EDGE_DEMO_HANDSHAKES_PER_MINUTE`` new demo users per client address  20
+``EDGE_FORWARDED_FOR_HOPS``        client address: this entry from
+                                   the end of X-Forwarded-For (0: the
+                                   TCP peer)                           0
 ``EDGE_RATE_LIMIT_STRIKES``        refusals in a row, then 1008        10
 ``EDGE_MAX_SOCKETS_PER_USER``      open sockets of one user            10
 ``EDGE_MAX_QUEUED_EVENTS``         a socket's backlog, then 1001       2000
+``ALLOWED_ORIGINS``                origins whose pages may open a
+                                   socket (comma-separated)            the page's
 =================================  ==================================  =========
+
+All the budgets are per user (or per address) and per instance.
 
 Authentication settings (``JWT_SECRET``, ``DEMO_MODE``, ``ENVIRONMENT`` …) are
 :class:`apex_core.identity.AuthSettings`.
@@ -43,6 +52,7 @@ from apex_core import names
 from apex_core.env import Env, SettingsError
 from apex_core.identity import AuthSettings
 from apex_core.protocol import MAX_CLIENT_FRAME_BYTES
+from edge_ws.origins import parse_allowed_origins
 
 DEFAULT_STATIC_DIR: Final = Path(__file__).resolve().parent / "static"
 DEFAULT_INGEST_URL: Final = "/api/usage"
@@ -70,6 +80,8 @@ class Limits:
 
     max_frame_bytes: int = MAX_CLIENT_FRAME_BYTES
     user_messages_per_minute: int = 20
+    user_budget_per_minute: int = 1200
+    demo_handshakes_per_minute: int = 20
     rate_limit_strikes: int = 10
     max_sockets_per_user: int = 10
     max_queued_events: int = 2000
@@ -86,6 +98,9 @@ class EdgeSettings:
     static_dir: Path = DEFAULT_STATIC_DIR
     timeouts: Timeouts = field(default_factory=Timeouts)
     limits: Limits = field(default_factory=Limits)
+    # None: only the page's own origin (the request's Host) may open a socket.
+    allowed_origins: frozenset[str] | None = None
+    forwarded_for_hops: int = 0
 
     @property
     def events_subscription(self) -> str:
@@ -108,6 +123,8 @@ class EdgeSettings:
         )
         limits = Limits(
             user_messages_per_minute=env.count("EDGE_USER_MESSAGES_PER_MINUTE", 20),
+            user_budget_per_minute=env.count("EDGE_USER_BUDGET_PER_MINUTE", 1200),
+            demo_handshakes_per_minute=env.count("EDGE_DEMO_HANDSHAKES_PER_MINUTE", 20),
             rate_limit_strikes=env.count("EDGE_RATE_LIMIT_STRIKES", 10),
             max_sockets_per_user=env.count("EDGE_MAX_SOCKETS_PER_USER", 10),
             max_queued_events=env.count("EDGE_MAX_QUEUED_EVENTS", 2000),
@@ -118,6 +135,11 @@ class EdgeSettings:
                 f"EDGE_INSTANCE_ID must be 1-60 lowercase letters, digits or '-'; it is "
                 f"{instance_id[:80]!r}"
             )
+        try:
+            allowed_origins = parse_allowed_origins(environ.get("ALLOWED_ORIGINS"))
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from exc
+        hops = env.count("EDGE_FORWARDED_FOR_HOPS", 0, minimum=0)
         return cls(
             auth=AuthSettings.from_env(environ),
             host=environ.get("HOST") or "127.0.0.1",
@@ -128,6 +150,8 @@ class EdgeSettings:
             static_dir=Path(environ.get("EDGE_STATIC_DIR") or DEFAULT_STATIC_DIR),
             timeouts=timeouts,
             limits=limits,
+            allowed_origins=allowed_origins,
+            forwarded_for_hops=hops,
         )
 
 

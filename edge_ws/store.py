@@ -38,12 +38,11 @@ from google.cloud.firestore import (
 from apex_core import names, schema
 from apex_core.errors import NotFound, Unavailable
 from apex_core.google_errors import translated
-from apex_core.protocol import rfc3339
+from apex_core.protocol import DEFAULT_THREAD_PAGE, rfc3339
 
 T = TypeVar("T")
 MAX_THREADS_LISTED = 50
-MAX_MESSAGES = 500
-MAX_RUNS = 200
+DOCUMENT_ID = "__name__"  # FieldPath.document_id(): ties in created_at break by message id
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,51 +186,84 @@ class EdgeStore:
             raise NotFound(f"{kind} {doc_id} not found")
         return doc
 
-    async def thread_history(self, *, user_id: str, thread_id: str) -> schema.ThreadHistory:
-        """A thread of ``user_id`` with its messages and runs, oldest first."""
+    async def thread_history(
+        self,
+        *,
+        user_id: str,
+        thread_id: str,
+        cursor: str | None = None,
+        limit: int = DEFAULT_THREAD_PAGE,
+    ) -> schema.ThreadHistory:
+        """One page of a thread of ``user_id``: up to ``limit`` messages oldest first,
+        after the message ``cursor`` (the previous page's ``next_cursor``), and the
+        runs those messages belong to. ``next_cursor`` is None on the last page."""
         thread = await self.owned_thread(user_id=user_id, thread_id=thread_id)
         thread_ref = self._db.document(schema.thread_path(thread_id))
-        messages_query = (
-            thread_ref.collection(names.MESSAGES).order_by("created_at").limit(MAX_MESSAGES)
+        messages = thread_ref.collection(names.MESSAGES)
+        query = messages.order_by("created_at").order_by(DOCUMENT_ID)
+        if cursor is not None:
+            after = await self._bounded("reading the cursor", messages.document(cursor).get())
+            if not after.exists:
+                raise NotFound(f"message {cursor} not found in thread {thread_id}")
+            query = query.start_after(after)
+        snaps = await self._bounded("reading the messages", query.limit(limit + 1).get())
+        more = len(snaps) > limit
+        snaps = snaps[:limit]
+        page = tuple(
+            schema.StoredMessage(
+                message_id=snap.id,
+                role=doc.get("role"),
+                text=doc.get("text"),
+                run_id=doc.get("run_id"),
+                created_at=schema.timestamp(doc.get("created_at")),
+            )
+            for snap in snaps
+            for doc in [snap.to_dict() or {}]
+            if doc.get("user_id", user_id) == user_id
         )
-        runs_query = (
-            self._db.collection(names.RUNS)
-            .where(filter=FieldFilter("user_id", "==", user_id))
-            .where(filter=FieldFilter("thread_id", "==", thread_id))
-            .limit(MAX_RUNS)
-        )
-        messages = await self._bounded("reading the messages", messages_query.get())
-        runs = await self._bounded("reading the runs", runs_query.get())
-        message_docs = ((snap.id, snap.to_dict() or {}) for snap in messages)
-        run_docs = sorted(
-            ((snap.id, snap.to_dict() or {}) for snap in runs),
-            key=lambda item: _as_datetime(
-                item[1].get("created_at"), datetime.min.replace(tzinfo=UTC)
-            ),
-        )
+        run_ids = list(dict.fromkeys(str(m.run_id) for m in page if m.run_id))
+        runs = await self._owned_runs(user_id=user_id, thread_id=thread_id, run_ids=run_ids)
         return schema.ThreadHistory(
             thread_id=thread_id,
             title=thread.get("title"),
-            messages=tuple(
-                schema.StoredMessage(
-                    message_id=message_id,
-                    role=doc.get("role"),
-                    text=doc.get("text"),
-                    run_id=doc.get("run_id"),
-                    created_at=schema.timestamp(doc.get("created_at")),
-                )
-                for message_id, doc in message_docs
-                if doc.get("user_id", user_id) == user_id
-            ),
-            runs=tuple(
-                schema.StoredRun(
-                    run_id=run_id,
-                    status=doc.get("status"),
-                    created_at=schema.timestamp(doc.get("created_at")),
-                    last_seq=int(doc.get("last_seq") or 0),
-                )
-                for run_id, doc in run_docs
-            ),
+            messages=page,
+            runs=runs,
+            cursor=cursor,
+            next_cursor=snaps[-1].id if more and snaps else None,
+        )
+
+    async def _owned_runs(
+        self, *, user_id: str, thread_id: str, run_ids: list[str]
+    ) -> tuple[schema.StoredRun, ...]:
+        """The runs ``run_ids`` of ``user_id`` in ``thread_id``, oldest first."""
+        if not run_ids:
+            return ()
+        refs = [self._db.document(schema.run_path(run_id)) for run_id in run_ids]
+
+        async def read_all() -> list[Any]:
+            return [snap async for snap in self._db.get_all(refs)]
+
+        snaps = await self._bounded("reading the runs", read_all())
+        found = [
+            (snap.id, doc)
+            for snap in snaps
+            if snap.exists
+            for doc in [snap.to_dict() or {}]
+            if doc.get("user_id") == user_id and doc.get("thread_id") == thread_id
+        ]
+        found.sort(
+            key=lambda item: _as_datetime(
+                item[1].get("created_at"), datetime.min.replace(tzinfo=UTC)
+            )
+        )
+        return tuple(
+            schema.StoredRun(
+                run_id=run_id,
+                status=doc.get("status"),
+                created_at=schema.timestamp(doc.get("created_at")),
+                last_seq=int(doc.get("last_seq") or 0),
+            )
+            for run_id, doc in found
         )
 
     async def thread_listing(self, *, user_id: str) -> list[schema.ThreadListing]:

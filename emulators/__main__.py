@@ -39,17 +39,29 @@ def _stop_on_signals(stop: threading.Event) -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
-def dev_jwt_secret() -> str:
-    """``JWT_SECRET`` from the environment, else a random one kept in ``.cache`` (mode 600)
-    so that demo session tokens survive a restart of ``scripts/dev``."""
-    if os.environ.get("JWT_SECRET"):
-        return os.environ["JWT_SECRET"]
-    path = REPO_ROOT / ".cache" / "dev-jwt-secret"
+def dev_secret(name: str) -> str:
+    """``name`` (``JWT_SECRET``, ``DEMO_SESSION_SECRET``) from the environment, else a
+    random one kept in ``.cache/dev-<name>`` (mode 600) so that tokens survive a
+    restart of ``scripts/dev``; each variable gets a key of its own."""
+    if os.environ.get(name):
+        return os.environ[name]
+    path = REPO_ROOT / ".cache" / f"dev-{name.lower().replace('_', '-')}"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
         path.write_text(secrets.token_urlsafe(48))
     return path.read_text().strip()
+
+
+def dev_app_env() -> dict[str, str]:
+    """The local stack's settings on top of this environment: demo mode asked for
+    explicitly (it is off unless asked for), and the two signing keys."""
+    return {
+        "DEMO_MODE": "1",
+        **os.environ,
+        "JWT_SECRET": dev_secret("JWT_SECRET"),
+        "DEMO_SESSION_SECRET": dev_secret("DEMO_SESSION_SECRET"),
+    }
 
 
 def _wait_until_stopped(group: ProcessGroup, stop: threading.Event) -> int:
@@ -80,7 +92,7 @@ def run_dev(*, with_stack: bool) -> int:
         os.environ.update(hosts.env(project))
         print(f"Pub/Sub emulator   {hosts.pubsub}\nFirestore emulator {hosts.firestore}")
         if with_stack:
-            env = {**os.environ, "JWT_SECRET": dev_jwt_secret()}
+            env = dev_app_env()
             stack = start_stack(group, project=project, env=env, host=HOST)
             print(
                 f"Edge               {stack.http_url}  (chat page)\n"

@@ -7,6 +7,7 @@ session uses a project of its own, so a running ``scripts/dev`` is not disturbed
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from collections.abc import Iterator
@@ -19,6 +20,11 @@ from emulators.processes import ProcessGroup
 from emulators.stack import REPO_ROOT, Stack, StackPorts, start_stack
 
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+def demo_secret_for(jwt_secret: str) -> str:
+    """The ``DEMO_SESSION_SECRET`` that goes with a test's ``JWT_SECRET`` (a key of its own)."""
+    return hashlib.sha256(b"apex-test-demo-session\0" + jwt_secret.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,10 @@ class EmulatorEnv:
             **self.env(),
             "GOOGLE_CLOUD_PROJECT": project or self.project,
             "JWT_SECRET": jwt_secret,
+            "DEMO_SESSION_SECRET": demo_secret_for(jwt_secret),
             "DEMO_MODE": "1",
+            # many browser tests and benchmarks open fresh demo sessions from one address
+            "EDGE_DEMO_HANDSHAKES_PER_MINUTE": "10000",
             "PYTHONUNBUFFERED": "1",
         }
         env.pop("ENVIRONMENT", None)

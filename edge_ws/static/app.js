@@ -58,6 +58,7 @@ const state = {
   threadId: store.get(KEYS.thread),
   threadLoaded: false,
   runs: new Map(), // run_id -> RunCard shown in the open thread
+  threadPages: null, // {messages, runs} gathered from get_thread pages so far
   pending: null, // {frame, bubble} — a message sent but not yet accepted
   gapTimers: new Map(),
   early: [], // run events that overtook their message_accepted (the edge follows a run at once)
@@ -225,7 +226,7 @@ function receive(frame) {
       renderThreadList(Array.isArray(frame.threads) ? frame.threads : []);
       break;
     case "thread":
-      renderThread(frame);
+      threadPage(frame);
       break;
     case "error":
       serverError(frame);
@@ -404,6 +405,25 @@ function newThread() {
   store.set(KEYS.thread, null);
   resetThreadView();
   $("message").focus();
+}
+
+// get_thread answers one page of messages at a time (oldest first) with the runs
+// they belong to; the pages are gathered here and the thread drawn once complete.
+function threadPage(page) {
+  if (page.thread_id !== state.threadId) return; // the user opened another one meanwhile
+  const first = !page.cursor;
+  const gathered = first || !state.threadPages ? { messages: [], runs: new Map() } : state.threadPages;
+  for (const message of Array.isArray(page.messages) ? page.messages : []) gathered.messages.push(message);
+  for (const run of Array.isArray(page.runs) ? page.runs : []) {
+    if (run && typeof run.run_id === "string") gathered.runs.set(run.run_id, run);
+  }
+  if (typeof page.next_cursor === "string" && page.next_cursor) {
+    state.threadPages = gathered;
+    connection.send(frames.getThread(page.thread_id, page.next_cursor));
+    return;
+  }
+  state.threadPages = null;
+  renderThread({ ...page, messages: gathered.messages, runs: [...gathered.runs.values()] });
 }
 
 function renderThread(thread) {

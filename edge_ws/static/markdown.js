@@ -12,13 +12,18 @@ const HEADING = /^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$/;
 const RULE = /^\s{0,3}([-*_])(\s*\1){2,}\s*$/;
 const LIST_ITEM = /^(\s*)([-*+]|\d{1,9}[.)])\s+(.*)$/;
 const QUOTE = /^\s{0,3}>\s?(.*)$/;
-const TABLE_SEPARATOR = /^\s*\|?\s*:?-{1,}:?\s*(\|\s*:?-{1,}:?\s*)*\|?\s*$/;
+// One cell of a table's separator row; the row is split on "|" first, so no
+// pattern here can backtrack (the old one-regex row check was cubic: an 8 KB
+// line of spaces took 55 s).
+const SEPARATOR_CELL = /^:?-+:?$/;
 const ESCAPABLE = "\\`*_{}[]()#+-.!|>~<";
 
 /** Render `source` (markdown) into a DocumentFragment. */
 export function renderMarkdown(source) {
   const fragment = document.createDocumentFragment();
-  const lines = String(source ?? "").replace(/\r\n?/g, "\n").split("\n");
+  // CRLF is a line ending; a lone CR is not (it would let text such as a model
+  // name in a table cell start a line of markdown of its own): it becomes a space.
+  const lines = String(source ?? "").replace(/\r\n/g, "\n").replace(/\r/g, " ").split("\n");
   renderBlocks(lines, fragment);
   return fragment;
 }
@@ -164,9 +169,15 @@ function isTableStart(lines, i) {
   return (
     i + 1 < lines.length &&
     lines[i].includes("|") &&
-    TABLE_SEPARATOR.test(lines[i + 1]) &&
-    lines[i + 1].includes("-")
+    isTableSeparator(lines[i + 1])
   );
+}
+
+function isTableSeparator(line) {
+  let text = line.trim();
+  if (text.startsWith("|")) text = text.slice(1);
+  if (text.endsWith("|")) text = text.slice(0, -1);
+  return text.includes("-") && text.split("|").every((cell) => SEPARATOR_CELL.test(cell.trim()));
 }
 
 function renderTable(lines, start, parent) {

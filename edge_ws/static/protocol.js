@@ -55,7 +55,11 @@ export const frames = {
     return frame;
   },
   resume: (runId, afterSeq) => ({ type: "resume", run_id: runId, after_seq: afterSeq }),
-  getThread: (threadId) => ({ type: "get_thread", thread_id: threadId }),
+  getThread: (threadId, cursor) => {
+    const frame = { type: "get_thread", thread_id: threadId };
+    if (cursor) frame.cursor = cursor; // the previous page's next_cursor
+    return frame;
+  },
   listThreads: () => ({ type: "list_threads" }),
   cancel: (runId) => ({ type: "cancel", run_id: runId }),
   ping: () => ({ type: "ping" }),

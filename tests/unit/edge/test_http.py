@@ -80,3 +80,27 @@ def test_config_tells_the_page_where_to_upload(static: Path) -> None:
     assert status == 200
     assert headers["Content-Type"] == "application/json"
     assert json.loads(body) == {"ingest_url": "/api/usage"}
+
+
+def test_the_page_may_not_be_framed_and_connects_only_home_and_to_ingest(static: Path) -> None:
+    response = route(
+        "/", ready=True, static_dir=static, ingest_url="http://127.0.0.1:8082/", host="h:1"
+    )
+    headers = dict(response.headers.raw_items())
+    assert headers["X-Frame-Options"] == "DENY"
+    csp = headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in csp
+    assert "connect-src 'self' ws://h:1 wss://h:1 http://127.0.0.1:8082;" in csp
+    assert "Strict-Transport-Security" not in headers
+
+
+def test_a_spoofed_host_never_reaches_the_policy(static: Path) -> None:
+    response = route(
+        "/", ready=True, static_dir=static, ingest_url="/api/usage", host="x; script-src *"
+    )
+    assert dict(response.headers.raw_items())["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+
+
+def test_hsts_over_https(static: Path) -> None:
+    response = route("/", ready=True, static_dir=static, ingest_url="/api/usage", secure=True)
+    assert dict(response.headers.raw_items())["Strict-Transport-Security"].startswith("max-age=")

@@ -25,7 +25,11 @@ def test_defaults() -> None:
     assert settings.limits.user_messages_per_minute == 20
     assert settings.ingest_url == "/api/usage"
     assert settings.static_dir == DEFAULT_STATIC_DIR
-    assert settings.auth.demo_mode is True
+    assert settings.auth.demo_mode is False  # asked for explicitly, never by default
+    assert settings.allowed_origins is None  # the page's own origin
+    assert settings.forwarded_for_hops == 0
+    assert settings.limits.user_budget_per_minute == 1200
+    assert settings.limits.demo_handshakes_per_minute == 20
     assert settings.events_subscription == f"apex-events-edge-{settings.instance_id}"
 
 
@@ -108,4 +112,20 @@ def test_production_turns_demo_mode_off() -> None:
 
 def test_demo_mode_without_a_secret_refuses_to_start() -> None:
     with pytest.raises(AuthenticationError):
-        EdgeSettings.from_env({})
+        EdgeSettings.from_env({"DEMO_MODE": "1"})
+
+
+def test_allowed_origins_and_forwarded_for_hops() -> None:
+    settings = EdgeSettings.from_env(
+        {
+            "ALLOWED_ORIGINS": "https://Apex.example.com/, http://127.0.0.1:8080",
+            "EDGE_FORWARDED_FOR_HOPS": "2",
+        }
+    )
+    assert settings.allowed_origins == frozenset(
+        {"https://apex.example.com", "http://127.0.0.1:8080"}
+    )
+    assert settings.forwarded_for_hops == 2
+    for bad in ("apex.example.com", "https://apex.example.com/path", "ftp://x", "https://a b"):
+        with pytest.raises(SettingsError, match="ALLOWED_ORIGINS"):
+            EdgeSettings.from_env({"ALLOWED_ORIGINS": bad})

@@ -49,7 +49,7 @@ class MemoryUsage:
 
 
 def run_request(
-    text: str = "Analyze my AI costs", *, user_id: str = "demo-user-1-abc", run_id: str = "r-1"
+    text: str = "Analyze my AI costs", *, user_id: str = "demo-user-1-abcdef01", run_id: str = "r-1"
 ) -> RunRequest:
     return RunRequest(
         run_id=run_id,
