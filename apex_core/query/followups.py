@@ -73,7 +73,7 @@ def refine(
     ranking = change.ranking or (
         Ranking(change.superlative, 1) if change.superlative and breakdown else None
     )
-    if ranking is None and change.breakdown is None and kind == "measure":
+    if ranking is None and kind == "measure":
         ranking = previous.ranking
     if ranking is not None and breakdown is None:
         breakdown = DEFAULT_BREAKDOWN

@@ -96,7 +96,11 @@ def read(text: str, vocabulary: Vocabulary) -> Reading:
     target, target_span, names = (
         _target(pieces, names, vocabulary, tokens) if what_if else (None, range(0), names)
     )
-    measures, rest = _measures(masked)
+    batch_filter = _batch_filter(masked)
+    measures, rest = _measures(words.BATCH_FILTER.sub(" ", masked) if batch_filter else masked)
+    cost_words = any(w in words.COST_WORDS for w in rest.split())
+    if measures and cost_words and "cost" not in measures:
+        measures = ("cost", *measures)
     return Reading(
         text=text,
         masked=masked,
@@ -105,7 +109,7 @@ def read(text: str, vocabulary: Vocabulary) -> Reading:
         corrections=corrections,
         unknown=_unknown(tokens, taken | frozenset(target_span), names),
         measures=measures,
-        cost_words=any(w in words.COST_WORDS for w in rest.split()),
+        cost_words=cost_words,
         breakdowns=_breakdowns(pieces, rest),
         ranking=_ranking(masked),
         superlative="top"
@@ -118,7 +122,7 @@ def read(text: str, vocabulary: Vocabulary) -> Reading:
         analysis=bool(words.ANALYSIS.search(masked)),
         lever=_lever(masked) if what_if else None,
         target=target,
-        batch_filter=_batch_filter(masked),
+        batch_filter=batch_filter,
         follow_up_start=bool(words.FOLLOW_UP_START.search(masked)),
         only=bool(words.ONLY.search(masked)),
         on_topic_words=bool(words.ON_TOPIC.search(masked)),

@@ -13,9 +13,11 @@ from datetime import date
 from difflib import get_close_matches
 from typing import Final
 
-from apex_core.query.vocabulary import NameMatch, Vocabulary
+from apex_core.query.text import name_parts
+from apex_core.query.vocabulary import NAME_DIMENSIONS, NameMatch, Vocabulary
 
 MAX_SUGGESTIONS: Final = 3
+CLOSE_CUTOFF: Final = 0.6
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,14 +68,9 @@ def closest_questions(
     for match in names:
         candidates.append(f"How much did we spend on {match.values[0]}{when}?")
     for word in unknown_words:
-        for dimension in ("model", "feature", "provider", "end_user"):
-            near = get_close_matches(
-                word.lower(), [n.lower() for n in vocabulary.names(dimension)], n=1, cutoff=0.5
-            )
-            if near:
-                original = next(n for n in vocabulary.names(dimension) if n.lower() == near[0])
-                candidates.append(f"How much did we spend on {original}{when}?")
-                break
+        near = closest_name(word, vocabulary)
+        if near is not None:
+            candidates.append(f"How much did we spend on {near}{when}?")
     model = facts.top_model or _first(vocabulary.models)
     if model and not names:
         candidates.append(f"How much did we spend on {model}{when or ' last week'}?")
@@ -86,6 +83,23 @@ def closest_questions(
         candidates.append(f"Why did costs spike on {short_day(facts.spike_day)}?")
     candidates.append("Analyze my AI costs")
     return _distinct(candidates, limit)
+
+
+def closest_name(word: str, vocabulary: Vocabulary) -> str | None:
+    """The stored name nearest to ``word``: similar spelling, else the same first part
+    ("proj_billing" -> the first ``proj_*`` name), most spend first."""
+    for dimension in NAME_DIMENSIONS:
+        names = vocabulary.names(dimension)
+        lowered = {name.lower(): name for name in names}
+        near = get_close_matches(word.lower(), list(lowered), n=1, cutoff=CLOSE_CUTOFF)
+        if near:
+            return lowered[near[0]]
+    head = name_parts(word)[:1]
+    for dimension in NAME_DIMENSIONS:
+        for name in vocabulary.names(dimension):
+            if head and name_parts(name)[:1] == head:
+                return name
+    return None
 
 
 def _first(names: tuple[str, ...]) -> str | None:

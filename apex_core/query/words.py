@@ -57,14 +57,15 @@ BREAKDOWN_PHRASES: Final[tuple[tuple[re.Pattern[str], Dimension], ...]] = (
 )  # fmt: skip
 
 MEASURE_PHRASES: Final[tuple[tuple[re.Pattern[str], tuple[Measure, ...]], ...]] = (
-    (re.compile(r"\b(?:cost|spend|price|dollars?|\$)\s+(?:per|a|each|for\s+each|of\s+a|of\s+each)\s+(?:request|call|query)\b|\bper[\s-](?:request|call)\b|\baverage\s+(?:cost|spend|price)\b"), ("cost_per_request",)),
-    (re.compile(r"\bper\s*(?:1k|1,000|1000|thousand|k|1\s+thousand)\s+tokens?\b|\bper\s+token\b|\b/1k\b"), ("cost_per_1k_tokens",)),
+    (re.compile(r"\b(?:cost|spend|price|dollars?|\$)\s+(?:per|a|each|for\s+each|of\s+a|of\s+each)\s+(?:requests?|calls?|query)\b|\bper[\s-](?:requests?|calls?)\b|\baverage\s+(?:cost|spend|price)\b"), ("cost_per_request",)),
+    (re.compile(r"\binput\s+(?:and|&)\s+output\s+tokens?\b"), ("input_tokens", "output_tokens")),
+    (re.compile(r"\b(?:(?:cost|spend|price)\s+)?(?:per\s*(?:1k|1,000|1000|thousand|k|1\s+thousand)\s+tokens?|per\s+token)\b"), ("cost_per_1k_tokens",)),
     (re.compile(r"\b(?:cached|cache[\s-]?(?:read|hit)s?)\s+(?:input\s+)?tokens?\b"), ("cached_input_tokens",)),
     (re.compile(r"\b(?:input|prompt)\s+tokens?\b"), ("input_tokens",)),
     (re.compile(r"\b(?:output|completion|generated|response)\s+tokens?\b"), ("output_tokens",)),
     (re.compile(r"\btokens?\b"), ("input_tokens", "cached_input_tokens", "output_tokens")),
     (re.compile(r"\b(?:requests?|calls?|queries|api\s+calls|volume|how\s+many\s+times)\b"), ("requests",)),
-    (re.compile(r"\b(?:share|percent(?:age)?|proportion|fraction)\b|%"), ("share_of_spend",)),
+    (re.compile(r"(?:\b(?:share|percent(?:age)?|proportion|fraction)\b|%)(?:\s+of\s+(?:(?:the|our|my|total|all)\s+)*(?:spend|spending|costs?|bill|money))?"), ("share_of_spend",)),
 )  # fmt: skip
 """First match wins for each phrase; several phrases give several measures."""
 
@@ -142,7 +143,8 @@ STOP_WORDS: Final = _words(
     against vs. not no more most less least top bottom up spike spiked jump jumped rise rose
     change changed increase increased drop dropped go went use used using switch switched
     save saving savings if why explain reason new like real time non end had has have
-    spike spikes go going up down high low big uses use"""
+    spike spikes go going up down high low big uses use one two three four five six seven
+    eight nine ten twelve twenty thirty call"""
 )
 KEYWORDS: Final = (
     frozenset(DIMENSION_WORDS)
