@@ -13,14 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from apex_core.query.dates import DateMention
 from apex_core.query.describe import period_phrase, understood_parts
 from apex_core.query.followups import DEFAULT_QUERY, CannotRefine, Refinement, refine
-from apex_core.query.model import Filter, FilterDimension, Kind, Query, WhatIf
-from apex_core.query.periods import span_label
+from apex_core.query.model import Dimension, Filter, FilterDimension, Kind, Query, WhatIf
+from apex_core.query.periods import Period, span_label
 from apex_core.query.reading import Reading, read
 from apex_core.query.suggestions import DataFacts, closest_questions, suggest_questions
 from apex_core.query.vocabulary import NameMatch, Vocabulary
+from apex_core.query.words import COMPARE
 
 Reason = Literal[
     "empty", "off_topic", "unknown_name", "bad_date", "no_data", "no_previous", "unclear"
@@ -135,7 +135,7 @@ def _refinement(reading: Reading) -> Refinement:
         kind=_kind(reading),
         measures=reading.measures
         or (("cost",) if reading.cost_words and not reading.analysis else ()),
-        breakdown=reading.breakdowns[0] if reading.breakdowns else None,
+        breakdown=reading.breakdowns[0] if reading.breakdowns else _compared(reading),
         ranking=reading.ranking,
         superlative=reading.superlative,
         filters=_filters(reading),
@@ -147,6 +147,14 @@ def _refinement(reading: Reading) -> Refinement:
         what_if=_what_if(reading),
         spike="spike" in reading.masked or "jump" in reading.masked or "peak" in reading.masked,
     )
+
+
+def _compared(reading: Reading) -> Dimension | None:
+    """ "compare gpt-4o and claude", "support-chat vs faq-bot": a breakdown by that dimension."""
+    if not COMPARE.search(reading.masked):
+        return None
+    dimensions = [m.dimension for m in reading.names]
+    return next((d for d in dimensions if dimensions.count(d) > 1), None)
 
 
 def _kind(reading: Reading) -> Kind | None:
@@ -223,7 +231,7 @@ def _not_understood(
         facts,
         names=reading.names,
         unknown_words=unknown_words,
-        period_words=_period_words(period, reading.dates) if reason != "no_data" else None,
+        period_words=_period_words(period) if reason != "no_data" else None,
     )
     return NotUnderstood(reason, understood, problems, suggestions)
 
@@ -235,13 +243,10 @@ def _understood_words(reading: Reading) -> tuple[str, ...]:
     return tuple(parts)
 
 
-def _period_words(period: object, dates: tuple[DateMention, ...]) -> str | None:
+def _period_words(period: Period | None) -> str | None:
+    """The period as words a suggested question can end with ("last week", "on 6 Nov 2025")."""
     if period is None:
         return None
-    mention = next(d for d in dates if d.period is period)
-    assert mention.period is not None
-    if mention.period.is_relative:
-        return mention.period.label
-    return (
-        f"on {mention.period.label}" if mention.period.days == 1 else f"in {mention.period.label}"
-    )
+    if period.is_relative:
+        return period.label
+    return f"on {period.label}" if period.days == 1 else f"in {period.label}"

@@ -26,9 +26,10 @@ SHORT_TYPO_CUTOFF: Final = 0.85
 TYPO_MIN_LENGTH: Final = 3
 _ALPHA: Final = re.compile(r"^[a-z]+$")
 _CORRECTABLE: Final = sorted(words.KNOWN_WORDS)
-_IDENTIFIER: Final = re.compile(
-    r"^(?=.*[a-z])[a-z0-9]+(?:[-_.][a-z0-9]+)+$|^(?=.*\d)(?=.*[a-z])[a-z0-9]*_[a-z0-9_]*$"
-)
+_IDENTIFIER: Final = re.compile(r"^(?=.*[a-z])[a-z0-9]+(?:[-_.][a-z0-9]+)+$")
+_NAME_BEFORE: Final = frozenset({"for", "on", "of", "from", "by", "to"})
+"""A hyphenated word after these is a name ("costs for team-alpha"), elsewhere maybe
+just English ("is it cost-effective")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,8 +286,12 @@ def _unknown(
             out.append(f'"{token.text}" is not a model in your usage')
         elif word in words.PROVIDER_WORDS:
             out.append(f'"{token.text}" is not a provider in your usage')
-        elif _IDENTIFIER.match(word) and not all(
-            part in words.KNOWN_WORDS for part in re.split(r"[-_.]", word)
+        elif (
+            _IDENTIFIER.match(word)
+            and not all(part in words.KNOWN_WORDS for part in re.split(r"[-_.]", word))
+            and (
+                re.search(r"[\d_]", word) or (index > 0 and tokens[index - 1].lower in _NAME_BEFORE)
+            )
         ):
             out.append(f'"{token.text}" is not a name in your usage')
     return tuple(dict.fromkeys(out))

@@ -126,6 +126,8 @@ FOLLOW_UP_START: Final = re.compile(
     r"break\s+(?:it|that|this)\s+down|split\s+(?:it|that)|why\b|for\s+<|what\s+of)"
 )
 """A message starting like this refines the thread's previous question."""
+COMPARE: Final = re.compile(r"\b(?:compared?|comparing|comparison|vs\.?|versus|against)\b")
+"""With two names of one dimension: break down by that dimension, one row each."""
 ONLY: Final = re.compile(r"\b(?:only|just|instead)\b")
 """Names in a follow-up with these words replace the previous question's names."""
 BATCH_FILTER: Final = re.compile(
@@ -144,7 +146,7 @@ STOP_WORDS: Final = _words(
     change changed increase increased drop dropped go went use used using switch switched
     save saving savings if why explain reason new like real time non end had has have
     spike spikes go going up down high low big uses use one two three four five six seven
-    eight nine ten twelve twenty thirty call"""
+    eight nine ten twelve twenty thirty call compare comparing comparison"""
 )
 KEYWORDS: Final = (
     frozenset(DIMENSION_WORDS)

@@ -70,6 +70,12 @@ def test_other_names_the_usage_does_not_have(text: str, problem: str) -> None:
     assert result.not_understood == (problem,)
 
 
+def test_hyphenated_english_is_not_taken_for_a_name() -> None:
+    result = parse("is gpt-4o cost-effective for support-chat?", DEMO)
+    assert isinstance(result, Parsed)
+    assert [f.values for f in result.query.filters] == [("gpt-4o",), ("support-chat",)]
+
+
 def test_names_close_to_a_stored_one_are_offered() -> None:
     assert not_understood("cost of proj_billing", REAL).suggestions[0] == (
         "How much did we spend on proj_support?"  # the same "proj" prefix, most spend first

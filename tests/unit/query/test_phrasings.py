@@ -89,6 +89,21 @@ STANDALONE: list[tuple[str, dict[str, Any]]] = [
         expect(filters={"model": ("gemini-1.5-flash",), "end_user": ("user-03",)}),
     ),
     ("spend on gpt-4o and gpt-4o-mini", expect(filters={"model": ("gpt-4o", "gpt-4o-mini")})),
+    (
+        "compare gpt-4o and claude last week",
+        expect(
+            breakdown="model",
+            filters={"model": ("claude-3-5-sonnet-20241022", "gpt-4o")},
+            period=LAST_WEEK,
+            relative=True,
+        ),
+    ),
+    (
+        "support-chat vs faq-bot tokens",
+        expect(
+            measures=TOKENS, breakdown="feature", filters={"feature": ("faq-bot", "support-chat")}
+        ),
+    ),
     ("faq-bot's cost", expect(filters={"feature": ("faq-bot",)})),
     # typos
     (
