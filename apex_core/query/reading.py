@@ -17,8 +17,9 @@ from typing import Final
 from apex_core.query import words
 from apex_core.query.dates import DateMention, find_dates
 from apex_core.query.model import MEASURES, Dimension, Direction, Lever, Measure, Ranking
+from apex_core.query.name_index import MODEL_SHAPED, match_phrase
 from apex_core.query.text import Token, tokenize
-from apex_core.query.vocabulary import MODEL_SHAPED, NameMatch, Vocabulary, find_names, match_phrase
+from apex_core.query.vocabulary import NameMatch, Vocabulary, find_names
 
 TYPO_CUTOFF: Final = 0.8
 SHORT_TYPO_CUTOFF: Final = 0.85
@@ -142,7 +143,7 @@ def _correct_typos(text: str, vocabulary: Vocabulary) -> tuple[str, tuple[tuple[
             or not _ALPHA.match(word)
             or word in words.KNOWN_WORDS
             or any(
-                match_phrase(word, vocabulary.names(d), fuzzy=False)
+                match_phrase(word, vocabulary.index(d), fuzzy=False)
                 for d in ("provider", "model", "feature")
             )
         ):
@@ -209,7 +210,7 @@ def _target(
             run.append(nxt)
         for size in range(len(run), 0, -1):
             phrase = " ".join(tokens[i].text for i in run[:size])
-            found = match_phrase(phrase, vocabulary.catalog_models, fuzzy=False)
+            found = match_phrase(phrase, vocabulary.catalog_index, fuzzy=False)
             if found is not None:
                 return found[0][0], range(run[0], run[0] + size), names
         if MODEL_SHAPED.match(tokens[index].text):

@@ -41,8 +41,9 @@ from apex_core.query.model import (
     Ranking,
     WhatIf,
 )
+from apex_core.query.name_index import match_phrase
 from apex_core.query.periods import RELATIVE_NAMES, Period, absolute, relative
-from apex_core.query.vocabulary import Vocabulary, match_phrase
+from apex_core.query.vocabulary import Vocabulary
 
 TOOL_NAME: Final = "query_usage"
 BEFORE_UNITS: Final = ("day", "week", "month", "period")
@@ -248,7 +249,7 @@ def _filter(data: object, index: int, vocabulary: Vocabulary) -> Filter:
             values.add(json_choice(text.lower(), f"{where}.values[{position}]", BATCH_VALUES))
             continue
         names = vocabulary.names(cast(Any, dimension))
-        found = match_phrase(text, names, fuzzy=False)
+        found = match_phrase(text, vocabulary.index(cast(Any, dimension)), fuzzy=False)
         if found is None:
             listed = ", ".join(names[:10]) or "none"
             raise InvalidQuery(

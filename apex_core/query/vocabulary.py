@@ -13,36 +13,19 @@ by dimension order (provider, model, feature, end user) and reported.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
-from difflib import SequenceMatcher
 from typing import Final, Literal
 
 from apex_core.query.model import FilterDimension
-from apex_core.query.text import Token, name_key, name_parts
+from apex_core.query.name_index import NameIndex, Quality, match_phrase
+from apex_core.query.text import Token
 
 NameDimension = Literal["provider", "model", "feature", "end_user"]
-Quality = Literal["exact", "snapshot", "partial", "fuzzy"]
 
 NAME_DIMENSIONS: Final[tuple[NameDimension, ...]] = ("provider", "model", "feature", "end_user")
 MAX_WORDS: Final = 4
-FUZZY_CUTOFF: Final = 0.8
-FUZZY_MIN_LENGTH: Final = 5
-_SNAPSHOT: Final = re.compile(
-    r"(:\d+|-v\d+|[-@]\d{8}|-\d{4}-\d{2}-\d{2}|-\d{3,4}|-latest)$", re.IGNORECASE
-)
-_VARIANT: Final = re.compile(
-    r"^(mini|nano|turbo|flash|pro|lite|haiku|sonnet|opus|instruct|vision|large|small|medium|\d+b)$"
-)
-MODEL_SHAPED: Final = re.compile(
-    r"^(gpt|chatgpt|o[1-9]|claude|gemini|gemma|llama|mistral|mixtral|codestral|command|deepseek|"
-    r"qwen|grok|sonnet|haiku|opus|phi)([\w.\-:@/]*)$",
-    re.IGNORECASE,
-)
-"""A word that looks like a model name (to say "not in your usage" rather than ignore it)."""
-_FAMILY_ONLY: Final = frozenset({"gpt", "claude", "gemini", "llama", "mistral", "sonnet", "haiku"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +40,27 @@ class Vocabulary:
     last_day: date | None = None
     catalog_models: tuple[str, ...] = ()
     """Models the caller can price though the usage never used them (what-if targets)."""
+    _indexes: dict[str, NameIndex] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         if (self.first_day is None) != (self.last_day is None):
             raise ValueError("a vocabulary needs both first_day and last_day or neither")
         if self.first_day and self.last_day and self.first_day > self.last_day:
             raise ValueError(f"first_day {self.first_day} is after last_day {self.last_day}")
+        for dimension in NAME_DIMENSIONS:
+            self._indexes[dimension] = NameIndex.of(self.names(dimension))
+        self._indexes["catalog"] = NameIndex.of(self.catalog_models)
+
+    def index(self, dimension: NameDimension) -> NameIndex:
+        """The names of ``dimension``, indexed for matching."""
+        return self._indexes[dimension]
+
+    @property
+    def catalog_index(self) -> NameIndex:
+        """``catalog_models``, indexed for matching."""
+        return self._indexes["catalog"]
 
     def names(self, dimension: NameDimension) -> tuple[str, ...]:
         """The stored names of ``dimension``."""
@@ -94,45 +92,6 @@ class NameMatch:
     def filter_dimension(self) -> FilterDimension:
         """The query filter this match becomes."""
         return self.dimension
-
-
-def snapshot_base(name: str) -> str:
-    """``name`` without snapshot suffixes: ``claude-3-5-sonnet-20241022`` -> ``claude-3-5-sonnet``."""
-    base = name
-    while (stripped := _SNAPSHOT.sub("", base)) != base and stripped:
-        base = stripped
-    return base
-
-
-def match_phrase(
-    phrase: str, names: Sequence[str], *, fuzzy: bool = True
-) -> tuple[tuple[str, ...], Quality] | None:
-    """The names ``phrase`` stands for and how well, or ``None``.
-
-    No typo tolerance for a versioned model name: "gpt-4.1-mini" is not a typo of
-    ``gpt-4o-mini``."""
-    key = name_key(phrase)
-    if not key:
-        return None
-    exact = [n for n in names if name_key(n) == key]
-    same_model = [n for n in names if name_key(snapshot_base(n)) == key]
-    if exact or same_model:
-        chosen = tuple(n for n in names if n in exact or n in same_model)
-        return chosen, "exact" if exact else "snapshot"
-    words = name_parts(phrase)
-    partial = tuple(n for n in names if _covers(words, name_parts(snapshot_base(n))))
-    if partial:
-        return partial, "partial"
-    if (
-        fuzzy
-        and len(key) >= FUZZY_MIN_LENGTH
-        and not (MODEL_SHAPED.match(phrase) and any(c.isdigit() for c in key))
-    ):
-        scored = [(_ratio(key, n), n) for n in names]
-        best = max((score for score, _ in scored), default=0.0)
-        if best >= FUZZY_CUTOFF:
-            return tuple(n for score, n in scored if score == best), "fuzzy"
-    return None
 
 
 def find_names(
@@ -173,13 +132,13 @@ def _best(
     rank = {"exact": 0, "snapshot": 1, "partial": 2, "fuzzy": 3}
     hits: list[tuple[int, NameDimension, tuple[str, ...], Quality]] = []
     for dimension in NAME_DIMENSIONS:
-        names = vocabulary.names(dimension)
-        result = match_phrase(phrase, names, fuzzy=fuzzy and loose)
+        partial = loose and dimension in ("model", "feature")
+        result = match_phrase(
+            phrase, vocabulary.index(dimension), fuzzy=fuzzy and loose, partial=partial
+        )
         if result is None:
             continue
         values, quality = result
-        if quality == "partial" and (not loose or dimension not in ("model", "feature")):
-            continue
         hits.append((rank[quality], dimension, values, quality))
     if not hits:
         return None
@@ -188,24 +147,3 @@ def _best(
     _, dimension, values, quality = winners[0]
     others = tuple(v for hit in winners[1:] for v in hit[2])
     return NameMatch(dimension, phrase, values, quality, start, end, others)
-
-
-def _covers(words: tuple[str, ...], parts: tuple[str, ...]) -> bool:
-    """True when every word is a part of the name and no variant part of it went unsaid.
-
-    A lone family word ("claude", "gpt") covers every model of the family.
-    """
-    if not words or not set(words) <= set(parts):
-        return False
-    if not any(w.isalpha() and len(w) >= 3 for w in words):
-        return False
-    if len(words) == 1 and words[0] in _FAMILY_ONLY:
-        return parts[0] == words[0] or words[0] in parts
-    return all(part in words for part in parts if _VARIANT.match(part))
-
-
-def _ratio(key: str, name: str) -> float:
-    return max(
-        SequenceMatcher(None, key, name_key(name)).ratio(),
-        SequenceMatcher(None, key, name_key(snapshot_base(name))).ratio(),
-    )
