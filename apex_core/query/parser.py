@@ -109,7 +109,7 @@ def parse(
             spike_day=facts.spike_day,
         )
     except CannotRefine as error:
-        reason = "no_previous" if not follow_up and (change.before or reading.why) else "unclear"
+        reason = "no_previous" if not follow_up and change.before else "unclear"
         return _not_understood(reason, reading, vocabulary, facts, (str(error),))
     outside = _outside_data(query, vocabulary)
     if outside:
