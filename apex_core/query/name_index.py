@@ -10,6 +10,7 @@ versioned model name). Ties keep the list's order (most spend first).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -62,6 +63,8 @@ class NameIndex:
     entries: tuple[_Entry, ...]
     by_key: dict[str, tuple[int, ...]]
     by_base: dict[str, tuple[int, ...]]
+    by_length: dict[int, tuple[tuple[int, str], ...]]
+    """(position, key or base key) by the key's length: a typo changes the length little."""
 
     @classmethod
     def of(cls, names: Sequence[str]) -> NameIndex:
@@ -83,10 +86,15 @@ class NameIndex:
             entries.append(entry)
             by_key.setdefault(entry.key, []).append(position)
             by_base.setdefault(entry.base_key, []).append(position)
+        by_length: dict[int, list[tuple[int, str]]] = {}
+        for position, entry in enumerate(entries):
+            for key in dict.fromkeys((entry.key, entry.base_key)):
+                by_length.setdefault(len(key), []).append((position, key))
         return cls(
             tuple(entries),
             {k: tuple(v) for k, v in by_key.items()},
             {k: tuple(v) for k, v in by_base.items()},
+            {k: tuple(v) for k, v in by_length.items()},
         )
 
 
@@ -136,18 +144,25 @@ def _covers(words: tuple[str, ...], entry: _Entry) -> bool:
 
 
 def _closest(key: str, index: NameIndex) -> tuple[tuple[str, ...], Quality] | None:
-    """The names most like ``key`` (at least :data:`FUZZY_CUTOFF`), cheap bounds first."""
+    """The names most like ``key`` (at least :data:`FUZZY_CUTOFF`).
+
+    Only keys of a length that can reach the cutoff are compared (a ratio is at most
+    2·min/(sum of lengths)), and difflib's cheap upper bounds go before the real ratio.
+    """
     matcher = SequenceMatcher()
     matcher.set_seq2(key)
-    best, chosen = FUZZY_CUTOFF, []
-    for entry in index.entries:
-        score = 0.0
-        for candidate in {entry.key, entry.base_key}:
+    size = len(key)
+    lowest = math.ceil(size * FUZZY_CUTOFF / (2 - FUZZY_CUTOFF))
+    highest = math.floor(size * (2 - FUZZY_CUTOFF) / FUZZY_CUTOFF)
+    scores: dict[int, float] = {}
+    for length in range(lowest, highest + 1):
+        for position, candidate in index.by_length.get(length, ()):
             matcher.set_seq1(candidate)
-            if matcher.real_quick_ratio() >= best and matcher.quick_ratio() >= best:
-                score = max(score, matcher.ratio())
-        if score > best:
-            best, chosen = score, [entry.name]
-        elif score == best and score > 0:
-            chosen.append(entry.name)
-    return (tuple(chosen), "fuzzy") if chosen else None
+            if matcher.real_quick_ratio() >= FUZZY_CUTOFF and matcher.quick_ratio() >= FUZZY_CUTOFF:
+                score = matcher.ratio()
+                if score >= FUZZY_CUTOFF:
+                    scores[position] = max(score, scores.get(position, 0.0))
+    if not scores:
+        return None
+    best = max(scores.values())
+    return tuple(index.entries[p].name for p in sorted(scores) if scores[p] == best), "fuzzy"

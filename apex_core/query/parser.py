@@ -11,7 +11,7 @@ questions it can answer, with the user's own names.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 
 from apex_core.query.describe import period_phrase, understood_parts
 from apex_core.query.followups import DEFAULT_QUERY, CannotRefine, Refinement, refine
@@ -19,12 +19,22 @@ from apex_core.query.model import Dimension, Filter, FilterDimension, Kind, Quer
 from apex_core.query.periods import Period, span_label
 from apex_core.query.reading import Reading, read
 from apex_core.query.suggestions import DataFacts, closest_questions, suggest_questions
+from apex_core.query.text import tokenize
 from apex_core.query.vocabulary import NameMatch, Vocabulary
 from apex_core.query.words import COMPARE
 
 Reason = Literal[
-    "empty", "off_topic", "unknown_name", "bad_date", "no_data", "no_previous", "unclear"
+    "empty",
+    "off_topic",
+    "too_long",
+    "unknown_name",
+    "bad_date",
+    "no_data",
+    "no_previous",
+    "unclear",
 ]
+MAX_WORDS: Final = 80
+"""Longer messages are not read word by word (a question is short; the work grows with it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +86,14 @@ def parse(
 ) -> ParseResult:
     """Turn ``text`` into a query over the user's ``vocabulary``; a follow-up refines ``previous``."""
     facts = facts or DataFacts()
+    words = len(tokenize(text))
+    if words > MAX_WORDS:
+        problem = (
+            f"a message of {words} words: ask one question at a time, in at most {MAX_WORDS} words"
+        )
+        return NotUnderstood(
+            "too_long", (), (problem,), suggest_questions(vocabulary, facts, limit=3)
+        )
     reading = read(text, vocabulary)
     if not text.strip() or reading.empty:
         reason: Reason = "empty" if not text.strip() else "off_topic"

@@ -26,6 +26,8 @@ NameDimension = Literal["provider", "model", "feature", "end_user"]
 
 NAME_DIMENSIONS: Final[tuple[NameDimension, ...]] = ("provider", "model", "feature", "end_user")
 MAX_WORDS: Final = 4
+MAX_FUZZY_WORDS: Final = 2
+"""A typo is looked for in phrases of at most this many words, none of them the parser's own."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +114,10 @@ def find_names(
     used = set(taken)
     found: list[NameMatch] = []
     for fuzzy in (False, True):
-        for size in range(MAX_WORDS, 0, -1):
+        for size in range(MAX_FUZZY_WORDS if fuzzy else MAX_WORDS, 0, -1):
             for start in range(len(tokens) - size + 1):
                 span = range(start, start + size)
-                if used.intersection(span):
+                if used.intersection(span) or (fuzzy and known.intersection(span)):
                     continue
                 loose = start not in known and start + size - 1 not in known
                 phrase = " ".join(tokens[i].text for i in span)

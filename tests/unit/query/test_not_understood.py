@@ -147,3 +147,45 @@ def test_notes_say_how_names_and_typos_were_read() -> None:
     both = parse("spend by model and feature", DEMO)
     assert isinstance(both, Parsed)
     assert both.notes == ("one breakdown at a time: by model",)
+
+
+def test_a_long_message_is_not_read_word_by_word() -> None:
+    result = not_understood("spend " * 81)
+    assert result.reason == "too_long"
+    assert result.not_understood == (
+        "a message of 81 words: ask one question at a time, in at most 80 words",
+    )
+    assert isinstance(parse("spend " * 80, DEMO), Parsed)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "💸💸💸",
+        "?!?!",
+        "12345",
+        "$",
+        "'; DROP TABLE usage; --",
+        "<script>alert(1)</script> spend",
+        "spend on \u0000 gpt-4o",
+        "between and",
+        "top 0 models",
+        "top 999 models",
+        "last 0 days",
+        "what if",
+        "why why why",
+        "and and and",
+        "gpt-4o gpt-4o gpt-4o vs vs",
+        "2025-02-30 to 2025-13-01",
+        "Nov 24 - Nov 20",
+        "ÄÖÜ spend ß",
+    ],
+)
+def test_odd_messages_get_an_answer_never_an_exception(text: str) -> None:
+    earlier = parse("How much did we spend on gpt-4o last week?", DEMO)
+    assert isinstance(earlier, Parsed)
+    for previous in (None, earlier.query):
+        result = parse(text, DEMO, previous=previous, facts=DEMO_FACTS)
+        assert isinstance(result, Parsed | NotUnderstood)
+        if isinstance(result, NotUnderstood):
+            assert result.suggestions
