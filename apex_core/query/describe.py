@@ -89,5 +89,38 @@ def understood_parts(query: Query) -> tuple[str, ...]:
 
 
 def describe(query: Query) -> str:
-    """One line saying what ``query`` asks."""
+    """One line listing what ``query`` asks (its parts)."""
     return "; ".join(understood_parts(query))
+
+
+def thinking(query: Query) -> str:
+    """A sentence saying what the run is doing, for ``agent_thinking``: "Comparing the cost
+    for feature support-chat on 6 Oct 2025 with the 7 days before (29 Sep - 5 Oct 2025)"."""
+    scope = " for " + ", ".join(filter_phrase(f) for f in query.filters) if query.filters else ""
+    when = _when(query.period)
+    if query.kind == "full_analysis":
+        return f"Analysing the usage{scope} {when} and what would save money"
+    if query.kind == "why" and query.comparison is not None:
+        return f"Explaining what changed the cost{scope} {when} against {period_phrase(query.comparison)}"
+    if query.what_if is not None:
+        lever = LEVER_WORDS[query.what_if.lever]
+        if query.what_if.target_model:
+            lever = f"{query.what_if.target_model} instead"
+        return f"Repricing the usage{scope} {when} with {lever}"
+    what = " and ".join(MEASURE_WORDS[m] for m in query.measures)
+    if query.comparison is not None:
+        return f"Comparing the {what}{scope} {when} with {period_phrase(query.comparison)}"
+    if query.breakdown is not None:
+        rank = f", {query.ranking.direction} {query.ranking.n}" if query.ranking else ""
+        return f"Breaking down the {what}{scope} {when} by {DIMENSION_WORDS[query.breakdown]}{rank}"
+    return f"Measuring the {what}{scope} {when}"
+
+
+def _when(period: Period) -> str:
+    if period.is_whole:
+        return "over all your data"
+    if period.days == 1 and not period.is_relative:
+        return f"on {period_phrase(period)}"
+    if period.is_relative:
+        return period_phrase(period)
+    return f"in {period_phrase(period)}"

@@ -11,8 +11,9 @@ questions it can answer, with the user's own names.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
+from apex_core.query.codec import query_to_json
 from apex_core.query.describe import period_phrase, understood_parts
 from apex_core.query.followups import DEFAULT_QUERY, CannotRefine, Refinement, refine
 from apex_core.query.model import Dimension, Filter, FilterDimension, Kind, Query, WhatIf
@@ -50,6 +51,16 @@ class Parsed:
     """True when the query refines the thread's previous one."""
     names: tuple[NameMatch, ...]
 
+    def to_json(self) -> dict[str, Any]:
+        """For triage's ``tool_completed`` event and the run's result."""
+        return {
+            "understood": True,
+            "query": query_to_json(self.query),
+            "description": list(self.understood),
+            "notes": list(self.notes),
+            "follow_up": self.follow_up,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class NotUnderstood:
@@ -59,6 +70,16 @@ class NotUnderstood:
     understood: tuple[str, ...]
     not_understood: tuple[str, ...]
     suggestions: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """For triage's ``tool_completed`` event and the run's result."""
+        return {
+            "understood": False,
+            "reason": self.reason,
+            "description": list(self.understood),
+            "not_understood": list(self.not_understood),
+            "suggestions": list(self.suggestions),
+        }
 
     def reply(self) -> str:
         """The answer to send: what was understood, what was not, what to ask instead."""
