@@ -30,11 +30,15 @@ _VARIANT: Final = re.compile(
     r"^(mini|nano|turbo|flash|pro|lite|haiku|sonnet|opus|instruct|vision|large|small|medium|\d+b)$"
 )
 MODEL_SHAPED: Final = re.compile(
-    r"^(gpt|chatgpt|o[1-9]|claude|gemini|gemma|llama|mistral|mixtral|codestral|command|deepseek|"
-    r"qwen|grok|sonnet|haiku|opus|phi)([\w.\-:@/]*)$",
+    r"^(?:(?:gpt|chatgpt|claude|gemini|gemma|llama|mistral|mixtral|codestral|deepseek|qwen)[\w.\-:@/]*"
+    r"|o[1-9][\w.\-:@/]*"
+    r"|(?:command|grok|phi|sonnet|haiku|opus)[-.:@/\d][\w.\-:@/]*)$",
     re.IGNORECASE,
 )
-"""A word that looks like a model name (to say "not in your usage" rather than ignore it)."""
+"""A word that is surely a model name ("gpt-5", "claude-opus-4", "llama3"), to say "not in
+your usage" rather than ignore it. Bare "haiku" or "command" may be English: see MODEL_WORD."""
+MODEL_WORD: Final = re.compile(r"^(?:sonnet|haiku|opus|grok|command|phi)$", re.IGNORECASE)
+"""A bare family word, a model name only where a model is expected (a what-if's target)."""
 _FAMILY_ONLY: Final = frozenset({"gpt", "claude", "gemini", "llama", "mistral", "sonnet", "haiku"})
 
 

@@ -17,7 +17,7 @@ from typing import Final
 from apex_core.query import words
 from apex_core.query.dates import DateMention, find_dates
 from apex_core.query.model import MEASURES, Dimension, Direction, Lever, Measure, Ranking
-from apex_core.query.name_index import MODEL_SHAPED, match_phrase
+from apex_core.query.name_index import MODEL_SHAPED, MODEL_WORD, match_phrase
 from apex_core.query.text import Token, tokenize
 from apex_core.query.vocabulary import NameMatch, Vocabulary, find_names
 
@@ -95,9 +95,12 @@ def read(text: str, vocabulary: Vocabulary) -> Reading:
     pieces = _mask(tokens, taken, names)
     masked = " ".join(piece for piece, _ in pieces)
     what_if = bool(words.WHAT_IF.search(masked))
-    target, target_span, names = (
-        _target(pieces, names, vocabulary, tokens) if what_if else (None, range(0), names)
+    target, target_span, names, unresolved = (
+        _target(pieces, names, vocabulary, tokens) if what_if else (None, range(0), names, None)
     )
+    unknown = _unknown(tokens, taken | frozenset(target_span), names)
+    if unresolved is not None:
+        unknown += (f'"{unresolved}" is not a model in your usage or the price list',)
     batch_filter = _batch_filter(masked)
     measures, rest = _measures(words.BATCH_FILTER.sub(" ", masked) if batch_filter else masked)
     cost_words = any(w in words.COST_WORDS for w in rest.split())
@@ -109,7 +112,7 @@ def read(text: str, vocabulary: Vocabulary) -> Reading:
         names=names,
         dates=dates,
         corrections=corrections,
-        unknown=_unknown(tokens, taken | frozenset(target_span), names),
+        unknown=unknown,
         measures=measures,
         cost_words=cost_words,
         breakdowns=_breakdowns(pieces, rest),
@@ -185,12 +188,13 @@ def _target(
     names: tuple[NameMatch, ...],
     vocabulary: Vocabulary,
     tokens: tuple[Token, ...],
-) -> tuple[str | None, range, tuple[NameMatch, ...]]:
+) -> tuple[str | None, range, tuple[NameMatch, ...], str | None]:
     """The what-if's target model: the last model named right after "use", "switch to"...
 
     A stored model, else a model of ``vocabulary.catalog_models`` (up to four words,
     "claude haiku"), else one model-shaped word taken as typed ("gpt-4.1-mini").
-    Returns the target, its token indexes, and the names without it.
+    Returns the target, its token indexes, the names without it, and a model word
+    that could not be resolved ("haiku" with no Haiku in the usage or the catalog).
     """
     for position in range(len(pieces) - 1, -1, -1):
         piece, index = pieces[position]
@@ -199,7 +203,7 @@ def _target(
         if piece == words.NAME_MARK.format("model"):
             match = next(m for m in names if m.start == index)
             rest = tuple(m for m in names if m is not match)
-            return match.values[0], range(match.start, match.end), rest
+            return match.values[0], range(match.start, match.end), rest, None
         if piece.startswith("<"):
             continue
         run = [index]
@@ -212,10 +216,12 @@ def _target(
             phrase = " ".join(tokens[i].text for i in run[:size])
             found = match_phrase(phrase, vocabulary.catalog_index, fuzzy=False)
             if found is not None:
-                return found[0][0], range(run[0], run[0] + size), names
+                return found[0][0], range(run[0], run[0] + size), names, None
         if MODEL_SHAPED.match(tokens[index].text):
-            return tokens[index].lower, range(index, index + 1), names
-    return None, range(0), names
+            return tokens[index].lower, range(index, index + 1), names, None
+        if MODEL_WORD.match(tokens[index].text):
+            return None, range(0), names, tokens[index].text
+    return None, range(0), names, None
 
 
 def _measures(masked: str) -> tuple[tuple[Measure, ...], str]:

@@ -65,14 +65,14 @@ def closest_questions(
     names closest to ones that were not, with the period understood."""
     when = f" {period_words}" if period_words else ""
     candidates: list[str | None] = []
-    for match in names:
-        candidates.append(f"How much did we spend on {match.values[0]}{when}?")
+    named = [match.values[0] for match in names]
     for word in unknown_words:
         near = closest_name(word, vocabulary)
-        if near is not None:
-            candidates.append(f"How much did we spend on {near}{when}?")
+        if near is not None and near not in named:
+            named.append(near)
+    candidates.extend(f"How much did we spend on {name}{when}?" for name in named)
     model = facts.top_model or _first(vocabulary.models)
-    if model and not names:
+    if model and model not in named:
         candidates.append(f"How much did we spend on {model}{when or ' last week'}?")
     candidates.append(
         f"Which feature spends the most{when}?"

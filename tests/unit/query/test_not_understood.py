@@ -70,6 +70,19 @@ def test_other_names_the_usage_does_not_have(text: str, problem: str) -> None:
     assert result.not_understood == (problem,)
 
 
+def test_model_family_words_are_names_only_where_a_model_is_expected() -> None:
+    assert not_understood("write me a haiku").reason == "off_topic"
+    assert not_understood("show me the commands").reason == "off_topic"
+    result = not_understood("what if code-review used haiku")
+    assert result.not_understood == ('"haiku" is not a model in your usage or the price list',)
+    versioned = not_understood("how much did we spend on claude-opus-4?")
+    assert versioned.not_understood == ('"claude-opus-4" is not a model in your usage',)
+    assert versioned.suggestions[:2] == (
+        "How much did we spend on claude-3-5-sonnet-20241022?",
+        "Which feature spends the most?",
+    )
+
+
 def test_hyphenated_english_is_not_taken_for_a_name() -> None:
     result = parse("is gpt-4o cost-effective for support-chat?", DEMO)
     assert isinstance(result, Parsed)
