@@ -68,8 +68,6 @@ class DateMention:
     """``the week before`` / ``the previous period``: the span before the main period."""
     over: Unit | None = None
     """``week over week``: this span against the one before."""
-    whole: bool = False
-    """``all time``, ``overall``: the whole data, said explicitly."""
     problem: str | None = None
 
 
@@ -220,7 +218,8 @@ def _over(unit: Unit) -> _Handler:
 
 
 def _whole(match: re.Match[str], last_day: date | None) -> DateMention:
-    return DateMention(match.start(), match.end(), Period(), whole=True)
+    """``all time``, ``overall``: the whole data, said explicitly (a follow-up widens to it)."""
+    return DateMention(match.start(), match.end(), Period())
 
 
 def _rule(pattern: str, handler: _Handler) -> tuple[re.Pattern[str], _Handler]:

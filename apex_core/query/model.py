@@ -43,7 +43,6 @@ LEVERS: Final[tuple[Lever, ...]] = get_args(Lever)
 BATCH_VALUES: Final = ("true", "false")
 """A batch filter's values: ``true`` (batch API) or ``false`` (interactive)."""
 MAX_RANK: Final = 100
-TIME_DIMENSIONS: Final = frozenset({"day", "week", "month"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -133,9 +133,6 @@ ONLY: Final = re.compile(r"\b(?:only|just|instead)\b")
 BATCH_FILTER: Final = re.compile(
     r"\b(?:only\s+|just\s+)?(?:for\s+|on\s+)?(?:the\s+)?(?P<value>batch(?:ed)?|non[\s-]?batch|interactive|real[\s-]?time)\s+(?:api\s+)?(?:requests?|calls?|usage|traffic|jobs?|work)\b"
 )
-OFF_TOPIC_HINT: Final = re.compile(
-    r"\b(?:joke|weather|poem|story|recipe|song|hello|hi|hey|thanks|thank\s+you|who\s+are\s+you)\b"
-)
 STOP_WORDS: Final = _words(
     """a an the of on in at for to by per and or vs versus than with from into over under
     how much many what which who whom whose when where is are was were be been do does did done
