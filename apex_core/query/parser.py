@@ -34,7 +34,7 @@ Reason = Literal[
     "no_previous",
     "unclear",
 ]
-MAX_WORDS: Final = 80
+MAX_MESSAGE_WORDS: Final = 80
 """Longer messages are not read word by word (a question is short; the work grows with it)."""
 
 
@@ -108,10 +108,8 @@ def parse(
     """Turn ``text`` into a query over the user's ``vocabulary``; a follow-up refines ``previous``."""
     facts = facts or DataFacts()
     words = len(tokenize(text))
-    if words > MAX_WORDS:
-        problem = (
-            f"a message of {words} words: ask one question at a time, in at most {MAX_WORDS} words"
-        )
+    if words > MAX_MESSAGE_WORDS:
+        problem = f"a message of {words} words: ask one question at a time, in at most {MAX_MESSAGE_WORDS} words"
         return NotUnderstood(
             "too_long", (), (problem,), suggest_questions(vocabulary, facts, limit=3)
         )

@@ -25,7 +25,7 @@ from apex_core.query.text import Token
 NameDimension = Literal["provider", "model", "feature", "end_user"]
 
 NAME_DIMENSIONS: Final[tuple[NameDimension, ...]] = ("provider", "model", "feature", "end_user")
-MAX_WORDS: Final = 4
+MAX_NAME_WORDS: Final = 4
 MAX_FUZZY_WORDS: Final = 2
 """A typo is looked for in phrases of at most this many words, none of them the parser's own."""
 
@@ -114,7 +114,7 @@ def find_names(
     used = set(taken)
     found: list[NameMatch] = []
     for fuzzy in (False, True):
-        for size in range(MAX_FUZZY_WORDS if fuzzy else MAX_WORDS, 0, -1):
+        for size in range(MAX_FUZZY_WORDS if fuzzy else MAX_NAME_WORDS, 0, -1):
             for start in range(len(tokens) - size + 1):
                 span = range(start, start + size)
                 if used.intersection(span) or (fuzzy and known.intersection(span)):
