@@ -39,6 +39,7 @@ from cdktf_cdktf_provider_google.service_account import ServiceAccount
 from constructs import Construct
 
 from infra_cdktf import config
+from infra_cdktf.config import AppSettings
 
 EDGE_SUBSCRIPTION_PERMISSIONS = (
     "pubsub.subscriptions.consume",
@@ -74,14 +75,15 @@ class Accounts:
 class Identities(Construct):
     """Every service account of the app, and its project-level grants."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, project_id: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, settings: AppSettings) -> None:
         super().__init__(scope, construct_id)
+        project_id = settings.project.project_id
 
         def account(account_id: str, what: str) -> ServiceAccount:
             return ServiceAccount(
                 self,
                 account_id.replace("-", "_"),
-                account_id=account_id,
+                account_id=settings.named(account_id),
                 display_name=f"Netra Apex {what}",
                 project=project_id,
             )
@@ -102,7 +104,7 @@ class Identities(Construct):
             self,
             "edge_subscriptions_role",
             project=project_id,
-            role_id="apexEdgeSubscriptions",
+            role_id=settings.role_id("apexEdgeSubscriptions"),
             title="Apex edge per-instance subscriptions",
             description="Create, pull from, relabel and delete the edge's own subscription.",
             permissions=list(EDGE_SUBSCRIPTION_PERMISSIONS),
@@ -111,7 +113,7 @@ class Identities(Construct):
             self,
             "attach_subscription_role",
             project=project_id,
-            role_id="apexAttachSubscription",
+            role_id=settings.role_id("apexAttachSubscription"),
             title="Apex attach subscription",
             description="Attach a subscription to the topic this role is granted on.",
             permissions=list(ATTACH_PERMISSIONS),
@@ -120,7 +122,7 @@ class Identities(Construct):
             self,
             "janitor_role",
             project=project_id,
-            role_id="apexEdgeJanitor",
+            role_id=settings.role_id("apexEdgeJanitor"),
             title="Apex edge subscription janitor",
             description="Find and delete apex-events-edge-* subscriptions of gone instances.",
             permissions=list(JANITOR_PERMISSIONS),
@@ -134,8 +136,16 @@ class Identities(Construct):
             ("dead_letter_datastore", a.dead_letter, "roles/datastore.user"),
             ("janitor_subscriptions", a.janitor, janitor_role.id),
         ]
-        for grant_id, grantee, role in grants:
-            ProjectIamMember(self, grant_id, project=project_id, role=role, member=member(grantee))
+        self.project_grants = {
+            grant_id: ProjectIamMember(
+                self, grant_id, project=project_id, role=role, member=member(grantee)
+            )
+            for grant_id, grantee, role in grants
+        }
+        self.edge_grants = [
+            self.project_grants["edge_datastore"],
+            self.project_grants["edge_subscriptions"],
+        ]
 
         # The JWT secret is read by the two services that verify tokens themselves.
         self.secret_access = [
@@ -143,7 +153,7 @@ class Identities(Construct):
                 self,
                 f"{name}_jwt_secret",
                 project=project_id,
-                secret_id=config.JWT_SECRET_ID,
+                secret_id=settings.named(config.JWT_SECRET_ID),
                 role="roles/secretmanager.secretAccessor",
                 member=member(grantee),
             )

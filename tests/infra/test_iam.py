@@ -9,7 +9,7 @@ import pytest
 
 from apex_core import names
 from infra_cdktf import config
-from tests.infra.synth import Stack, Synth
+from tests.infra.synth import Stack, Synth, role_base, unprefixed
 
 pytestmark = pytest.mark.infra
 
@@ -68,8 +68,7 @@ def principal(stack: Stack, member: str) -> str:
     assert member.startswith(prefix), member
     resource_type, account = stack.resolve(member.removeprefix(prefix))
     assert resource_type == "google_service_account"
-    account_id: str = account["account_id"]
-    return account_id
+    return unprefixed(account["account_id"])
 
 
 def target(stack: Stack, kind: str, value: str) -> str:
@@ -77,17 +76,19 @@ def target(stack: Stack, kind: str, value: str) -> str:
         assert value == "${var.project_id}"
         return "project"
     if kind == "secret":
-        return f"secret:{value}"
+        return f"secret:{unprefixed(value)}"
     _, block = stack.resolve(value)
+    if kind in ("topic", "subscription"):  # named by the application (apex_core.names)
+        return f"{kind}:{block['name']}"
     name = block["account_id"] if kind == "account" else block["name"]
-    return f"{kind}:{name}"
+    return f"{kind}:{unprefixed(name)}"
 
 
 def role(stack: Stack, value: str) -> str:
     if value.startswith("${"):
         resource_type, custom = stack.resolve(value)
         assert resource_type == "google_project_iam_custom_role"
-        return f"custom:{custom['role_id']}"
+        return f"custom:{role_base(custom['role_id'])}"
     return value
 
 
@@ -122,7 +123,7 @@ def test_nothing_is_public(synth: Synth) -> None:
 
 def test_custom_roles_hold_exactly_their_permissions(synth: Synth) -> None:
     roles = {
-        block["role_id"]: set(block["permissions"])
+        role_base(block["role_id"]): set(block["permissions"])
         for block in synth.app.resources("google_project_iam_custom_role").values()
     }
     assert roles == {
@@ -146,7 +147,7 @@ def test_custom_roles_hold_exactly_their_permissions(synth: Synth) -> None:
 
 def test_only_the_edge_and_ingest_skip_the_invoker_check(synth: Synth) -> None:
     skipping = {
-        block["name"]
+        unprefixed(block["name"])
         for block in synth.app.resources("google_cloud_run_v2_service").values()
         if block.get("invoker_iam_disabled")
     }
