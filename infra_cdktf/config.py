@@ -131,7 +131,7 @@ class ProjectSettings:
             "the same value for both stacks.",
             validation=[
                 TerraformVariableValidationConfig(
-                    condition=f'can(regex("{NAME_PREFIX_PATTERN}", var.name_prefix))',
+                    condition=f'${{can(regex("{NAME_PREFIX_PATTERN}", var.name_prefix))}}',
                     error_message="name_prefix is empty or lowercase letters and digits ending "
                     "in '-', at most 8 characters (e.g. 'stg-').",
                 )
@@ -200,7 +200,7 @@ class AppSettings:
             "redeploy within 37 days of a tear-down.",
             validation=[
                 TerraformVariableValidationConfig(
-                    condition=f'can(regex("{ROLE_SUFFIX_PATTERN}", var.role_suffix))',
+                    condition=f'${{can(regex("{ROLE_SUFFIX_PATTERN}", var.role_suffix))}}',
                     error_message="role_suffix is at most 8 letters and digits.",
                 )
             ],
@@ -213,7 +213,7 @@ class AppSettings:
             description="Share of load-balancer requests logged, 0 to 1 (TF_VAR_lb_log_sample_rate).",
             validation=[
                 TerraformVariableValidationConfig(
-                    condition="var.lb_log_sample_rate >= 0 && var.lb_log_sample_rate <= 1",
+                    condition="${var.lb_log_sample_rate >= 0 && var.lb_log_sample_rate <= 1}",
                     error_message="lb_log_sample_rate is a number from 0 to 1.",
                 )
             ],
