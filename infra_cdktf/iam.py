@@ -20,10 +20,17 @@ holds ``roles/logging.logWriter``: every process logs JSON lines to stdout
 * ``apexEdgeJanitor`` — list, get and delete subscriptions (it reads the
   ``heartbeat`` label to tell a dead edge's subscription from a live one).
 
-IAM conditions on ``resource.name`` could narrow the project-level subscription
-rights to the ``apex-events-edge-`` prefix, but Pub/Sub does not document
-resource-name conditions, and a condition IAM cannot evaluate denies: the edge
-would lose its subscription at start. Left out on purpose.
+Not narrowed by an IAM condition, on purpose: the project-level subscription
+rights would ideally hold only for ``apex-events-edge-*`` (issue 12, item 7),
+but IAM Conditions' resource attributes (``resource.name``/``type``) are
+recognised only by the services the IAM documentation lists, and Pub/Sub is
+not among them (Pub/Sub Lite is); a ``resource.name.startsWith(…)`` condition
+would not narrow the grant but deny it, and the edge could not create or read
+its own subscription. What limits the edge today: creating a subscription
+also needs ``attachSubscription``, held on ``apex-events`` only. What remains
+(docs/DEPLOY.md, "Least privilege"): consume/update/delete reach every
+subscription of the project. A tag-based condition (tags are recognised by
+every service) with the edge tagging its own subscription would close it.
 """
 
 from __future__ import annotations

@@ -41,6 +41,9 @@ def test_edge_environment(synth: Synth) -> None:
     assert env["ENVIRONMENT"]["value"] == "production"
     assert env["HOST"]["value"] == "0.0.0.0"
     assert env["GOOGLE_CLOUD_PROJECT"]["value"] == "${var.project_id}"
+    # Issue 12 items 3 and 9: no anonymous users, stated; handshakes only from the page's origin.
+    assert env["DEMO_MODE"]["value"] == "0"
+    assert env["ALLOWED_ORIGINS"]["value"] == "https://${var.domain}"
     secret = env["JWT_SECRET"]["value_source"]["secret_key_ref"]
     assert secret == {"secret": prefixed(config.JWT_SECRET_ID), "version": "latest"}
     assert "value" not in env["JWT_SECRET"], "the secret's value is never in the stack"

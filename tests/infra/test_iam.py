@@ -152,3 +152,43 @@ def test_only_the_edge_and_ingest_skip_the_invoker_check(synth: Synth) -> None:
         if block.get("invoker_iam_disabled")
     }
     assert skipping == {names.EDGE_SERVICE, config.INGEST_SERVICE}
+
+
+def test_each_push_identity_is_the_only_invoker_of_its_function(synth: Synth) -> None:
+    """Issue 12 item 11: the push-invoked functions take only their subscription's OIDC identity."""
+    app = synth.app
+    invokers: dict[str, set[str]] = defaultdict(set)
+    for block in app.resources("google_cloud_run_v2_service_iam_member").values():
+        assert block["role"] == "roles/run.invoker"
+        invokers[block["name"]].add(block["member"])
+    pushed = [
+        block
+        for block in app.resources("google_pubsub_subscription").values()
+        if "push_config" in block
+    ]
+    assert len(pushed) == 2
+    for subscription in pushed:
+        push = subscription["push_config"]
+        _, service = app.resolve(push["push_endpoint"])
+        assert service["invoker_iam_disabled"] is False, service["name"]
+        assert service["ingress"] == "INGRESS_TRAFFIC_INTERNAL_ONLY"
+        oidc_account = push["oidc_token"]["service_account_email"]
+        service_name = push["push_endpoint"].removesuffix(".uri}") + ".name}"
+        assert invokers[service_name] == {f"serviceAccount:{oidc_account}"}, service["name"]
+
+
+def test_only_the_services_that_verify_user_tokens_read_the_secret(synth: Synth) -> None:
+    """Issue 12 item 7: the HS256 secret reaches the edge and ingest_usage (they verify the
+    app's JWTs themselves) and no other workload, by env or by grant."""
+    readers = set()
+    for block in synth.app.resources("google_cloud_run_v2_service").values():
+        (container,) = block["template"]["containers"]
+        if any(entry["name"] == "JWT_SECRET" for entry in container["env"]):
+            readers.add(
+                principal(synth.app, f"serviceAccount:{block['template']['service_account']}")
+            )
+    granted = {
+        principal(synth.app, block["member"])
+        for block in synth.app.resources("google_secret_manager_secret_iam_member").values()
+    }
+    assert readers == granted == {config.EDGE_ACCOUNT, config.INGEST_ACCOUNT}
