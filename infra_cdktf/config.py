@@ -45,6 +45,13 @@ DLQ_PUSH_ACCOUNT: Final = "apex-dlq-push"
 JANITOR_ACCOUNT: Final = "apex-edge-janitor"
 SCHEDULER_ACCOUNT: Final = "apex-janitor-scheduler"
 
+# The edge's startup probe: /readyz every PERIOD seconds, FAILURES misses fail the
+# revision. The edge retries creating its subscription (IAM grants take a while
+# to propagate on a first deploy) for a little less than that window.
+EDGE_STARTUP_PERIOD_SECONDS: Final = 2
+EDGE_STARTUP_FAILURES: Final = 30
+EDGE_SUBSCRIBE_RETRY_SECONDS: Final = EDGE_STARTUP_PERIOD_SECONDS * EDGE_STARTUP_FAILURES - 10
+
 JANITOR_JOB: Final = "apex-edge-janitor"
 JANITOR_SCHEDULE: Final = "*/30 * * * *"
 # The edge refreshes its subscription's ``heartbeat`` label every 5 minutes

@@ -70,12 +70,6 @@ EDGE_TIMEOUT = "3600s"
 EDGE_CONCURRENCY = 1000
 EDGE_MIN_INSTANCES = 1
 EDGE_MAX_INSTANCES = 20
-# Startup probe: /readyz every STARTUP_PERIOD seconds, STARTUP_FAILURES misses fail
-# the revision. The edge retries creating its subscription (IAM grants take a
-# while to propagate on a first deploy) for a little less than that window.
-STARTUP_PERIOD_SECONDS = 2
-STARTUP_FAILURES = 30
-SUBSCRIBE_RETRY_SECONDS = STARTUP_PERIOD_SECONDS * STARTUP_FAILURES - 10
 
 
 class Edge(Construct):
@@ -141,7 +135,7 @@ class Edge(Construct):
                             ),
                             CloudRunV2ServiceTemplateContainersEnv(
                                 name="EDGE_SUBSCRIBE_RETRY_SECONDS",
-                                value=str(SUBSCRIBE_RETRY_SECONDS),
+                                value=str(config.EDGE_SUBSCRIBE_RETRY_SECONDS),
                             ),
                             jwt_secret_env(settings),
                         ],
@@ -156,9 +150,9 @@ class Edge(Construct):
                             http_get=CloudRunV2ServiceTemplateContainersStartupProbeHttpGet(
                                 path="/readyz", port=names.EDGE_PORT
                             ),
-                            period_seconds=STARTUP_PERIOD_SECONDS,
+                            period_seconds=config.EDGE_STARTUP_PERIOD_SECONDS,
                             timeout_seconds=1,
-                            failure_threshold=STARTUP_FAILURES,
+                            failure_threshold=config.EDGE_STARTUP_FAILURES,
                         ),
                         liveness_probe=CloudRunV2ServiceTemplateContainersLivenessProbe(
                             http_get=CloudRunV2ServiceTemplateContainersLivenessProbeHttpGet(

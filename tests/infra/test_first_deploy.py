@@ -15,7 +15,6 @@ import pytest
 
 from apex_core import names
 from infra_cdktf import config
-from infra_cdktf.edge import STARTUP_FAILURES, STARTUP_PERIOD_SECONDS
 from tests.infra.synth import Block, Synth, prefixed, unprefixed
 
 pytestmark = pytest.mark.infra
@@ -74,9 +73,10 @@ def test_the_subscription_retry_fits_the_startup_probe(synth: Synth) -> None:
     (container,) = edge(synth)["template"]["containers"]
     probe = container["startup_probe"]
     window = probe["period_seconds"] * probe["failure_threshold"]
-    assert window == STARTUP_PERIOD_SECONDS * STARTUP_FAILURES
+    assert window == config.EDGE_STARTUP_PERIOD_SECONDS * config.EDGE_STARTUP_FAILURES
     env = {entry["name"]: entry.get("value") for entry in container["env"]}
-    assert 0 < float(env["EDGE_SUBSCRIBE_RETRY_SECONDS"]) < window
+    assert float(env["EDGE_SUBSCRIBE_RETRY_SECONDS"]) == config.EDGE_SUBSCRIBE_RETRY_SECONDS
+    assert 0 < config.EDGE_SUBSCRIBE_RETRY_SECONDS < window
 
 
 def test_functions_wait_for_firestore(synth: Synth) -> None:
