@@ -9,7 +9,13 @@ gunicorn sized to each service's concurrency.
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +24,8 @@ from infra_cdktf import config
 from tests.infra.synth import Block, Synth, prefixed, unprefixed
 
 pytestmark = pytest.mark.infra
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # Names the application code uses as they are (apex_core.names), so they carry no prefix.
 APP_OWNED = {"google_pubsub_topic", "google_pubsub_subscription", "google_firestore_database"}
@@ -204,3 +212,46 @@ def test_gunicorn_threads_match_each_functions_concurrency(synth: Synth) -> None
         env = {entry["name"]: entry.get("value") for entry in container["env"]}
         assert env["WORKERS"] == "1"
         assert env["THREADS"] == str(template["max_instance_request_concurrency"])
+
+
+STATE_SCRIPT = """
+import os, sys
+from cdktf import App, TerraformStack
+from infra_cdktf.config import StateSettings
+app = App(outdir=sys.argv[1])
+for name in ("apex-foundation", "apex-app"):
+    StateSettings.from_env(os.environ).apply(TerraformStack(app, name), name)
+app.synth()
+"""
+
+
+@pytest.mark.parametrize(
+    ("env", "backend"),
+    [
+        (
+            {"APEX_STATE_BUCKET": "team-tf-state", "APEX_STATE_PREFIX": "apex-staging"},
+            {"gcs": {"bucket": "team-tf-state", "prefix": "apex-staging/apex-app"}},
+        ),
+        (
+            {"APEX_STATE_PREFIX": "apex-staging"},
+            {"local": {"path": "../../../terraform.apex-staging.apex-app.tfstate"}},
+        ),
+    ],
+)
+def test_state_backend_follows_the_environment(
+    tmp_path: Path, env: dict[str, str], backend: dict[str, Any]
+) -> None:
+    # Only cdktf's core and the backend: seconds, not a full synth.
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("APEX_STATE_")}
+    result = subprocess.run(
+        [sys.executable, "-c", STATE_SCRIPT, str(tmp_path)],
+        cwd=REPO_ROOT,
+        env={**clean, **env, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"},
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    document = json.loads((tmp_path / "stacks" / "apex-app" / "cdk.tf.json").read_text())
+    assert document["terraform"]["backend"] == backend
