@@ -14,7 +14,11 @@
   leaked ones). The client library's StreamingPull runs callbacks in its own
   threads; each message is decoded there, handed to the asyncio loop with
   ``loop.call_soon_threadsafe`` and acked after the hand-off. If the stream
-  dies it is reopened. :meth:`EventSubscription.close` cancels the stream and
+  dies it is reopened. Creating it at start-up is retried with backoff for
+  ``create_retry_seconds`` (``EDGE_SUBSCRIBE_RETRY_SECONDS``): on a first
+  deploy the topic or the edge's IAM grants may not be visible yet, and the
+  instance must not fail its startup probe for that.
+  :meth:`EventSubscription.close` cancels the stream and
   deletes the subscription; cancelling :meth:`EventSubscription.keep_alive`
   stops the heartbeat and the stream watch, nothing else.
 """
@@ -51,6 +55,8 @@ EXPIRATION_SECONDS: Final = 24 * 3600
 # Events older than this are in Firestore anyway; a resume reads them there.
 RETENTION_SECONDS: Final = 600
 REOPEN_BACKOFF_SECONDS: Final = (0.5, 1.0, 2.0, 5.0)
+CREATE_BACKOFF_FIRST_SECONDS: Final = 0.5
+CREATE_BACKOFF_MAX_SECONDS: Final = 8.0
 
 EventHandler = Callable[[str, dict[str, Any]], None]
 
@@ -123,20 +129,41 @@ class EventSubscription:
         *,
         on_event: EventHandler,
         heartbeat_seconds: float,
+        create_retry_seconds: float = 0.0,
     ) -> None:
         self._client = SubscriberClient()
         self._topic = f"projects/{project}/topics/{names.EVENTS_TOPIC}"
         self.path: str = self._client.subscription_path(project, subscription_id)
         self._on_event = on_event
         self._heartbeat_seconds = heartbeat_seconds
+        self._create_retry_seconds = create_retry_seconds
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stream: Any = None
         self._closing = False
 
     async def open(self) -> None:
-        """Create the subscription (an existing one is reused) and start pulling."""
+        """Create the subscription (an existing one is reused) and start pulling.
+
+        A failed create is retried with backoff while the next attempt still
+        starts within ``create_retry_seconds``; then the last error is raised."""
         self._loop = asyncio.get_running_loop()
-        await asyncio.to_thread(self._create)
+        deadline = time.monotonic() + self._create_retry_seconds
+        delay = CREATE_BACKOFF_FIRST_SECONDS
+        while True:
+            try:
+                await asyncio.to_thread(self._create)
+                break
+            except ApexError as exc:
+                if time.monotonic() + delay > deadline:
+                    raise
+                log.warning(
+                    "creating the events subscription failed (%s); retrying in %.1f s",
+                    exc.message,
+                    delay,
+                    extra=fields(subscription=self.path),
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, CREATE_BACKOFF_MAX_SECONDS)
         self._start_stream()
         log.info("events subscription open", extra=fields(subscription=self.path))
 

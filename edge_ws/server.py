@@ -178,6 +178,7 @@ async def serve_until_stopped(settings: EdgeSettings, stop: asyncio.Event) -> No
         settings.events_subscription,
         on_event=dispatch,
         heartbeat_seconds=settings.timeouts.heartbeat_seconds,
+        create_retry_seconds=settings.timeouts.subscribe_retry_seconds,
     )
 
     async def handler(connection: ServerConnection) -> None:

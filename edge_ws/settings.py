@@ -20,6 +20,8 @@ variable                           setting                             default
 ``EDGE_PUBLISH_TIMEOUT_SECONDS``   wait for a request's publish        10
 ``EDGE_STORE_TIMEOUT_SECONDS``     one Firestore call                  10
 ``EDGE_HEARTBEAT_SECONDS``         refresh of the subscription label   300
+``EDGE_SUBSCRIBE_RETRY_SECONDS``   retrying the subscription's create
+                                   at start-up, at most                10
 ``EDGE_SHUTDOWN_SECONDS``          SIGTERM to exit, at most            7
 ``EDGE_USER_MESSAGES_PER_MINUTE``  a user's ``user_message`` frames   20
 ``EDGE_USER_BUDGET_PER_MINUTE``    a user's frames + documents read    1200
@@ -68,6 +70,7 @@ class Timeouts:
     publish_timeout_seconds: float = 10.0
     store_timeout_seconds: float = 10.0
     heartbeat_seconds: float = 300.0
+    subscribe_retry_seconds: float = 10.0
     shutdown_seconds: float = 7.0
     # How long a gap in a run's events may wait for the missing seqs (from the
     # store or live) before the events after it are sent anyway.
@@ -118,6 +121,7 @@ class EdgeSettings:
             publish_timeout_seconds=env.seconds("EDGE_PUBLISH_TIMEOUT_SECONDS", 10.0),
             store_timeout_seconds=env.seconds("EDGE_STORE_TIMEOUT_SECONDS", 10.0),
             heartbeat_seconds=env.seconds("EDGE_HEARTBEAT_SECONDS", 300.0),
+            subscribe_retry_seconds=env.seconds("EDGE_SUBSCRIBE_RETRY_SECONDS", 10.0),
             shutdown_seconds=env.seconds("EDGE_SHUTDOWN_SECONDS", 7.0),
             gap_wait_seconds=env.seconds("EDGE_GAP_WAIT_SECONDS", 5.0),
         )

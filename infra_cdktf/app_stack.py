@@ -1,7 +1,15 @@
 """The application stack: identities, Firestore, the services, Pub/Sub and the load balancer.
 
-Deployed after ``apex-foundation`` (which it depends on), once the images are
-pushed and the JWT secret has a version (docs/DEPLOY.md).
+Deployed after ``apex-foundation``, once the images are pushed and the JWT
+secret has a version (docs/DEPLOY.md). The two stacks do not reference each
+other: the app stack names the secret and the registry, so each stack can be
+deployed or destroyed on its own.
+
+Order inside the stack: the edge's first revision creates its events
+subscription before it reports ready, so it waits (``depends_on``) for the
+topics, its grants on them, its project-level grants (the custom subscription
+role, Firestore) and the Firestore database; every function waits for the
+database.
 """
 
 from __future__ import annotations
@@ -26,9 +34,9 @@ class AppStack(TerraformStack):
         project = settings.project.project_id
         GoogleProvider(self, "google", project=project, region=settings.project.region)
 
-        Database(self, "firestore", project=project, location=settings.project.region)
+        database = Database(self, "firestore", settings=settings).database
 
-        identities = Identities(self, "identities", project_id=project)
+        identities = Identities(self, "identities", settings=settings)
         accounts = identities.accounts
         functions = Functions(
             self,
@@ -36,15 +44,9 @@ class AppStack(TerraformStack):
             settings=settings,
             accounts=accounts,
             secret_access=identities.secret_access,
+            depends_on=[database],
         )
-        edge = Edge(
-            self,
-            "edge",
-            settings=settings,
-            accounts=accounts,
-            secret_access=identities.secret_access,
-        )
-        Messaging(
+        messaging = Messaging(
             self,
             "messaging",
             project_id=project,
@@ -52,6 +54,14 @@ class AppStack(TerraformStack):
             attach_role=identities.attach_role,
             run_agent=functions.run_agent,
             dead_letter_handler=functions.dead_letter,
+        )
+        edge = Edge(
+            self,
+            "edge",
+            settings=settings,
+            accounts=accounts,
+            secret_access=identities.secret_access,
+            depends_on=[database, *identities.edge_grants, *messaging.edge_needs],
         )
         LoadBalancer(self, "lb", settings=settings, edge=edge.service, ingest=functions.ingest)
 

@@ -23,6 +23,9 @@ nothing else.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from cdktf import ITerraformDependable
 from cdktf_cdktf_provider_google.cloud_run_v2_job import (
     CloudRunV2Job,
     CloudRunV2JobTemplate,
@@ -77,15 +80,19 @@ class Edge(Construct):
         *,
         settings: AppSettings,
         accounts: Accounts,
-        secret_access: list[SecretManagerSecretIamMember],
+        secret_access: Sequence[SecretManagerSecretIamMember],
+        depends_on: Sequence[ITerraformDependable],
     ) -> None:
+        """``depends_on``: what the first revision needs before it can pass its
+        startup probe besides its secret: the topics, the edge's Pub/Sub and
+        project grants (custom roles) and the Firestore database."""
         super().__init__(scope, construct_id)
         project, region = settings.project.project_id, settings.project.region
 
         self.service = CloudRunV2Service(
             self,
             "service",
-            name=names.EDGE_SERVICE,
+            name=settings.named(names.EDGE_SERVICE),
             location=region,
             project=project,
             ingress="INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER",
@@ -120,7 +127,17 @@ class Edge(Construct):
                             CloudRunV2ServiceTemplateContainersEnv(
                                 name="GOOGLE_CLOUD_PROJECT", value=project
                             ),
-                            jwt_secret_env(),
+                            # Stated, not implied by ENVIRONMENT: no anonymous users.
+                            CloudRunV2ServiceTemplateContainersEnv(name="DEMO_MODE", value="0"),
+                            # The WebSocket handshake's Origin allow-list: the page's own.
+                            CloudRunV2ServiceTemplateContainersEnv(
+                                name="ALLOWED_ORIGINS", value=f"https://{settings.domain}"
+                            ),
+                            CloudRunV2ServiceTemplateContainersEnv(
+                                name="EDGE_SUBSCRIBE_RETRY_SECONDS",
+                                value=str(config.EDGE_SUBSCRIBE_RETRY_SECONDS),
+                            ),
+                            jwt_secret_env(settings),
                         ],
                         # CPU stays allocated between requests: the instance keeps pulling
                         # run events from its subscription for every open socket.
@@ -133,9 +150,9 @@ class Edge(Construct):
                             http_get=CloudRunV2ServiceTemplateContainersStartupProbeHttpGet(
                                 path="/readyz", port=names.EDGE_PORT
                             ),
-                            period_seconds=2,
+                            period_seconds=config.EDGE_STARTUP_PERIOD_SECONDS,
                             timeout_seconds=1,
-                            failure_threshold=30,
+                            failure_threshold=config.EDGE_STARTUP_FAILURES,
                         ),
                         liveness_probe=CloudRunV2ServiceTemplateContainersLivenessProbe(
                             http_get=CloudRunV2ServiceTemplateContainersLivenessProbeHttpGet(
@@ -148,13 +165,13 @@ class Edge(Construct):
                     )
                 ],
             ),
-            depends_on=list(secret_access),
+            depends_on=[*secret_access, *depends_on],
         )
 
         self.janitor = CloudRunV2Job(
             self,
             "janitor",
-            name=config.JANITOR_JOB,
+            name=settings.named(config.JANITOR_JOB),
             location=region,
             project=project,
             deletion_protection=False,
@@ -198,7 +215,7 @@ class Edge(Construct):
         CloudSchedulerJob(
             self,
             "janitor_schedule",
-            name=config.JANITOR_JOB,
+            name=settings.named(config.JANITOR_JOB),
             project=project,
             region=region,
             schedule=config.JANITOR_SCHEDULE,
@@ -216,13 +233,13 @@ class Edge(Construct):
         )
 
 
-def jwt_secret_env() -> CloudRunV2ServiceTemplateContainersEnv:
+def jwt_secret_env(settings: AppSettings) -> CloudRunV2ServiceTemplateContainersEnv:
     """``JWT_SECRET`` from the latest version of the secret (its value is set out of band)."""
     return CloudRunV2ServiceTemplateContainersEnv(
         name="JWT_SECRET",
         value_source=CloudRunV2ServiceTemplateContainersEnvValueSource(
             secret_key_ref=CloudRunV2ServiceTemplateContainersEnvValueSourceSecretKeyRef(
-                secret=config.JWT_SECRET_ID, version="latest"
+                secret=settings.named(config.JWT_SECRET_ID), version="latest"
             )
         ),
     )

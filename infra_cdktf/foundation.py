@@ -47,7 +47,7 @@ class FoundationStack(TerraformStack):
         repository = ArtifactRegistryRepository(
             self,
             "images",
-            repository_id=ARTIFACT_REPOSITORY,
+            repository_id=settings.named(ARTIFACT_REPOSITORY),
             location=settings.region,
             format="DOCKER",
             description="Netra Apex container images (scripts/build-images pushes here).",
@@ -73,12 +73,14 @@ class FoundationStack(TerraformStack):
         secret = SecretManagerSecret(
             self,
             "jwt_secret",
-            secret_id=JWT_SECRET_ID,
+            secret_id=settings.named(JWT_SECRET_ID),
             replication=SecretManagerSecretReplication(auto=SecretManagerSecretReplicationAuto()),
             labels={"app": "netra-apex"},
             depends_on=services,
         )
 
+        # Output names are fixed (no construct-path hash), so docs and scripts can
+        # read them with `cdktf output` / `terraform output`.
         TerraformOutput(
             self,
             "repository",

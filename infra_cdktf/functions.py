@@ -16,6 +16,11 @@ means one build and one reference to pass; the targets share most code anyway.
   limited to the load balancer and Cloud Run's invoker check is off (it would
   take the ``Authorization`` header for a Google identity token and reject
   the app's JWT); the function verifies the JWT itself.
+
+Each service runs functions-framework's gunicorn with one worker and as many
+threads as the service's request concurrency (``WORKERS``/``THREADS``, read by
+functions-framework), both from :class:`FunctionSpec`, so an instance never
+accepts more requests than it has threads for, nor idles threads it cannot use.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from cdktf import ITerraformDependable
 from cdktf_cdktf_provider_google.cloud_run_v2_service import (
     CloudRunV2Service,
     CloudRunV2ServiceTemplate,
@@ -56,7 +62,7 @@ class FunctionSpec:
     invoker_iam_disabled: bool
     timeout: str
     concurrency: int
-    needs_jwt_secret: bool
+    verifies_user_tokens: bool
 
 
 class Functions(Construct):
@@ -68,10 +74,13 @@ class Functions(Construct):
         settings: AppSettings,
         accounts: Accounts,
         secret_access: Sequence[SecretManagerSecretIamMember],
+        depends_on: Sequence[ITerraformDependable],
     ) -> None:
+        """``depends_on``: what every function needs besides its secret (Firestore)."""
         super().__init__(scope, construct_id)
         self._settings = settings
         self._secret_access = list(secret_access)
+        self._depends_on = list(depends_on)
         self.run_agent = self._service(
             FunctionSpec(
                 target=names.RUN_AGENT_FUNCTION,
@@ -81,7 +90,7 @@ class Functions(Construct):
                 invoker_iam_disabled=False,
                 timeout=f"{names.PUSH_ACK_DEADLINE_SECONDS}s",
                 concurrency=20,
-                needs_jwt_secret=False,
+                verifies_user_tokens=False,
             )
         )
         self.dead_letter = self._service(
@@ -93,7 +102,7 @@ class Functions(Construct):
                 invoker_iam_disabled=False,
                 timeout="60s",
                 concurrency=40,
-                needs_jwt_secret=False,
+                verifies_user_tokens=False,
             )
         )
         self.ingest = self._service(
@@ -105,7 +114,7 @@ class Functions(Construct):
                 invoker_iam_disabled=True,
                 timeout="300s",
                 concurrency=20,
-                needs_jwt_secret=True,
+                verifies_user_tokens=True,
             )
         )
 
@@ -115,13 +124,25 @@ class Functions(Construct):
             CloudRunV2ServiceTemplateContainersEnv(name="FUNCTION_TARGET", value=spec.target),
             CloudRunV2ServiceTemplateContainersEnv(name="ENVIRONMENT", value="production"),
             CloudRunV2ServiceTemplateContainersEnv(name="GOOGLE_CLOUD_PROJECT", value=project),
+            CloudRunV2ServiceTemplateContainersEnv(name="WORKERS", value="1"),
+            CloudRunV2ServiceTemplateContainersEnv(name="THREADS", value=str(spec.concurrency)),
         ]
-        if spec.needs_jwt_secret:
-            env.append(jwt_secret_env())
+        if spec.verifies_user_tokens:
+            env.append(jwt_secret_env(self._settings))
+            # CORS for uploads: the page's own origin only.
+            env.append(
+                CloudRunV2ServiceTemplateContainersEnv(
+                    name="ALLOWED_ORIGINS", value=f"https://{self._settings.domain}"
+                )
+            )
+        depends_on = [
+            *self._depends_on,
+            *(self._secret_access if spec.verifies_user_tokens else []),
+        ]
         return CloudRunV2Service(
             self,
             spec.target,
-            name=spec.service,
+            name=self._settings.named(spec.service),
             location=self._settings.project.region,
             project=project,
             ingress=spec.ingress,
@@ -148,5 +169,5 @@ class Functions(Construct):
                     )
                 ],
             ),
-            depends_on=self._secret_access if spec.needs_jwt_secret else None,
+            depends_on=depends_on,
         )

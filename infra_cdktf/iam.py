@@ -20,10 +20,17 @@ holds ``roles/logging.logWriter``: every process logs JSON lines to stdout
 * ``apexEdgeJanitor`` — list, get and delete subscriptions (it reads the
   ``heartbeat`` label to tell a dead edge's subscription from a live one).
 
-IAM conditions on ``resource.name`` could narrow the project-level subscription
-rights to the ``apex-events-edge-`` prefix, but Pub/Sub does not document
-resource-name conditions, and a condition IAM cannot evaluate denies: the edge
-would lose its subscription at start. Left out on purpose.
+Not narrowed by an IAM condition, on purpose: the project-level subscription
+rights would ideally hold only for ``apex-events-edge-*`` (issue 12, item 7),
+but IAM Conditions' resource attributes (``resource.name``/``type``) are
+recognised only by the services the IAM documentation lists, and Pub/Sub is
+not among them (Pub/Sub Lite is); a ``resource.name.startsWith(…)`` condition
+would not narrow the grant but deny it, and the edge could not create or read
+its own subscription. What limits the edge today: creating a subscription
+also needs ``attachSubscription``, held on ``apex-events`` only. What remains
+(docs/DEPLOY.md, "Least privilege"): consume/update/delete reach every
+subscription of the project. A tag-based condition (tags are recognised by
+every service) with the edge tagging its own subscription would close it.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ from cdktf_cdktf_provider_google.service_account import ServiceAccount
 from constructs import Construct
 
 from infra_cdktf import config
+from infra_cdktf.config import AppSettings
 
 EDGE_SUBSCRIPTION_PERMISSIONS = (
     "pubsub.subscriptions.consume",
@@ -74,14 +82,15 @@ class Accounts:
 class Identities(Construct):
     """Every service account of the app, and its project-level grants."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, project_id: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, settings: AppSettings) -> None:
         super().__init__(scope, construct_id)
+        project_id = settings.project.project_id
 
         def account(account_id: str, what: str) -> ServiceAccount:
             return ServiceAccount(
                 self,
                 account_id.replace("-", "_"),
-                account_id=account_id,
+                account_id=settings.named(account_id),
                 display_name=f"Netra Apex {what}",
                 project=project_id,
             )
@@ -102,7 +111,7 @@ class Identities(Construct):
             self,
             "edge_subscriptions_role",
             project=project_id,
-            role_id="apexEdgeSubscriptions",
+            role_id=settings.role_id("apexEdgeSubscriptions"),
             title="Apex edge per-instance subscriptions",
             description="Create, pull from, relabel and delete the edge's own subscription.",
             permissions=list(EDGE_SUBSCRIPTION_PERMISSIONS),
@@ -111,7 +120,7 @@ class Identities(Construct):
             self,
             "attach_subscription_role",
             project=project_id,
-            role_id="apexAttachSubscription",
+            role_id=settings.role_id("apexAttachSubscription"),
             title="Apex attach subscription",
             description="Attach a subscription to the topic this role is granted on.",
             permissions=list(ATTACH_PERMISSIONS),
@@ -120,7 +129,7 @@ class Identities(Construct):
             self,
             "janitor_role",
             project=project_id,
-            role_id="apexEdgeJanitor",
+            role_id=settings.role_id("apexEdgeJanitor"),
             title="Apex edge subscription janitor",
             description="Find and delete apex-events-edge-* subscriptions of gone instances.",
             permissions=list(JANITOR_PERMISSIONS),
@@ -134,8 +143,16 @@ class Identities(Construct):
             ("dead_letter_datastore", a.dead_letter, "roles/datastore.user"),
             ("janitor_subscriptions", a.janitor, janitor_role.id),
         ]
-        for grant_id, grantee, role in grants:
-            ProjectIamMember(self, grant_id, project=project_id, role=role, member=member(grantee))
+        self.project_grants = {
+            grant_id: ProjectIamMember(
+                self, grant_id, project=project_id, role=role, member=member(grantee)
+            )
+            for grant_id, grantee, role in grants
+        }
+        self.edge_grants = [
+            self.project_grants["edge_datastore"],
+            self.project_grants["edge_subscriptions"],
+        ]
 
         # The JWT secret is read by the two services that verify tokens themselves.
         self.secret_access = [
@@ -143,7 +160,7 @@ class Identities(Construct):
                 self,
                 f"{name}_jwt_secret",
                 project=project_id,
-                secret_id=config.JWT_SECRET_ID,
+                secret_id=settings.named(config.JWT_SECRET_ID),
                 role="roles/secretmanager.secretAccessor",
                 member=member(grantee),
             )

@@ -16,11 +16,17 @@ addition, and removing it afterwards would drop the marker. ``Authorization``,
 and the app's JWT check need them); ``Upgrade``/``Connection`` are handled by
 the load balancer. No IAP anywhere: the apps verify JWTs. Serverless NEG
 backends reject ``timeout_sec``: the Cloud Run request timeout governs.
+
+The managed certificate's name ends in a hash of the domain and is created
+before the old one is destroyed, so changing ``domain`` swaps certificates
+instead of failing on a certificate still in use. Request logs are sampled at
+``lb_log_sample_rate`` (default 0.1). The outputs have fixed names
+(``load_balancer_ip``, ``websocket_url``).
 """
 
 from __future__ import annotations
 
-from cdktf import TerraformOutput
+from cdktf import Fn, TerraformOutput, TerraformResourceLifecycle
 from cdktf_cdktf_provider_google.cloud_run_v2_service import CloudRunV2Service
 from cdktf_cdktf_provider_google.compute_backend_service import (
     ComputeBackendService,
@@ -83,13 +89,16 @@ class LoadBalancer(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         project, region = settings.project.project_id, settings.project.region
-        policy = rate_limited_policy(self, "armor", project_id=project)
+        named = settings.named
+        policy = rate_limited_policy(
+            self, "armor", project_id=project, name=named("apex-edge-armor")
+        )
 
         def backend(key: str, service: CloudRunV2Service) -> ComputeBackendService:
             neg = ComputeRegionNetworkEndpointGroup(
                 self,
                 f"{key}_neg",
-                name=f"apex-{key}-neg",
+                name=named(f"apex-{key}-neg"),
                 project=project,
                 region=region,
                 network_endpoint_type="SERVERLESS",
@@ -99,13 +108,15 @@ class LoadBalancer(Construct):
             return ComputeBackendService(
                 self,
                 f"{key}_backend",
-                name=f"apex-{key}-backend",
+                name=named(f"apex-{key}-backend"),
                 project=project,
                 load_balancing_scheme=SCHEME,
                 protocol="HTTPS",
                 backend=[ComputeBackendServiceBackend(group=neg.id)],
                 security_policy=policy.id,
-                log_config=ComputeBackendServiceLogConfig(enable=True, sample_rate=1),
+                log_config=ComputeBackendServiceLogConfig(
+                    enable=True, sample_rate=settings.lb_log_sample_rate
+                ),
             )
 
         edge_backend = backend("edge", edge)
@@ -127,7 +138,7 @@ class LoadBalancer(Construct):
         url_map = ComputeUrlMap(
             self,
             "https_map",
-            name="apex-https",
+            name=named("apex-https"),
             project=project,
             default_service=edge_backend.id,
             host_rule=[ComputeUrlMapHostRule(hosts=["*"], path_matcher="apex")],
@@ -172,19 +183,20 @@ class LoadBalancer(Construct):
         )
 
         address = ComputeGlobalAddress(
-            self, "address", name="apex-lb-ip", project=project, ip_version="IPV4"
+            self, "address", name=named("apex-lb-ip"), project=project, ip_version="IPV4"
         )
         certificate = ComputeManagedSslCertificate(
             self,
             "certificate",
-            name="apex-cert",
+            name=named(f"apex-cert-{Fn.substr(Fn.sha256(settings.domain), 0, 8)}"),
             project=project,
             managed=ComputeManagedSslCertificateManaged(domains=[settings.domain]),
+            lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
         )
         ssl_policy = ComputeSslPolicy(
             self,
             "tls",
-            name="apex-tls",
+            name=named("apex-tls"),
             project=project,
             profile="MODERN",
             min_tls_version="TLS_1_2",
@@ -192,7 +204,7 @@ class LoadBalancer(Construct):
         https_proxy = ComputeTargetHttpsProxy(
             self,
             "https_proxy",
-            name="apex-https",
+            name=named("apex-https"),
             project=project,
             url_map=url_map.id,
             ssl_certificates=[certificate.id],
@@ -201,7 +213,7 @@ class LoadBalancer(Construct):
         ComputeGlobalForwardingRule(
             self,
             "https_rule",
-            name="apex-https",
+            name=named("apex-https"),
             project=project,
             load_balancing_scheme=SCHEME,
             ip_protocol="TCP",
@@ -213,7 +225,7 @@ class LoadBalancer(Construct):
         redirect_map = ComputeUrlMap(
             self,
             "http_redirect_map",
-            name="apex-http-redirect",
+            name=named("apex-http-redirect"),
             project=project,
             default_url_redirect=ComputeUrlMapDefaultUrlRedirect(
                 https_redirect=True,
@@ -222,12 +234,12 @@ class LoadBalancer(Construct):
             ),
         )
         http_proxy = ComputeTargetHttpProxy(
-            self, "http_proxy", name="apex-http", project=project, url_map=redirect_map.id
+            self, "http_proxy", name=named("apex-http"), project=project, url_map=redirect_map.id
         )
         ComputeGlobalForwardingRule(
             self,
             "http_rule",
-            name="apex-http",
+            name=named("apex-http"),
             project=project,
             load_balancing_scheme=SCHEME,
             ip_protocol="TCP",
@@ -236,10 +248,18 @@ class LoadBalancer(Construct):
             target=http_proxy.id,
         )
 
-        TerraformOutput(
-            self,
-            "load_balancer_ip",
-            value=address.address,
-            description="Point the domain's DNS A record here; the certificate waits for it.",
-        )
-        TerraformOutput(self, "websocket_url", value=f"wss://{settings.domain}/ws")
+        for output_id, value, description in (
+            (
+                "load_balancer_ip",
+                address.address,
+                "Point the domain's DNS A record here; the certificate waits for it.",
+            ),
+            ("websocket_url", f"wss://{settings.domain}/ws", "The chat's WebSocket URL."),
+            (
+                "certificate_name",
+                certificate.name,
+                "The managed certificate (its status: DEPLOY.md).",
+            ),
+        ):
+            output = TerraformOutput(self, output_id, value=value, description=description)
+            output.override_logical_id(output_id)

@@ -20,6 +20,7 @@ Names come from :mod:`apex_core.names`, the module the emulator set-up uses.
 
 from __future__ import annotations
 
+from cdktf import ITerraformDependable
 from cdktf_cdktf_provider_google.cloud_run_v2_service import CloudRunV2Service
 from cdktf_cdktf_provider_google.cloud_run_v2_service_iam_member import (
     CloudRunV2ServiceIamMember,
@@ -167,8 +168,8 @@ class Messaging(Construct):
             ("run_agent_publishes_events", self.events, accounts.run_agent, PUBLISHER),
             ("dead_letter_publishes_events", self.events, accounts.dead_letter, PUBLISHER),
         ]
-        for grant_id, target, grantee, role in grants:
-            PubsubTopicIamMember(
+        self.topic_grants = {
+            grant_id: PubsubTopicIamMember(
                 self,
                 grant_id,
                 project=project_id,
@@ -176,6 +177,18 @@ class Messaging(Construct):
                 role=role,
                 member=member(grantee),
             )
+            for grant_id, target, grantee, role in grants
+        }
+
+    @property
+    def edge_needs(self) -> list[ITerraformDependable]:
+        """What the edge's first revision uses at start: both topics and its grants on them."""
+        return [
+            self.requests,
+            self.events,
+            self.topic_grants["edge_publishes_requests"],
+            self.topic_grants["edge_attaches_to_events"],
+        ]
 
     def _invoker(
         self, service: CloudRunV2Service, account: ServiceAccount, grant_id: str

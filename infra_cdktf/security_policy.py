@@ -38,12 +38,12 @@ def _all_ips() -> ComputeSecurityPolicyRuleMatch:
 
 
 def rate_limited_policy(
-    scope: Construct, construct_id: str, *, project_id: str
+    scope: Construct, construct_id: str, *, project_id: str, name: str
 ) -> ComputeSecurityPolicy:
     return ComputeSecurityPolicy(
         scope,
         construct_id,
-        name="apex-edge-armor",
+        name=name,
         project=project_id,
         description="Per-IP rate limiting and a Log4j canary block for the Apex load balancer.",
         type="CLOUD_ARMOR",

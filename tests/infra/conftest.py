@@ -28,7 +28,8 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     if shutil.which("node") is None:
         pytest.fail(
             "Node.js is required to synthesize the CDKTF stack (the jsii runtime runs on it): "
-            "install Node.js 20, e.g. `apt-get install nodejs`."
+            "install Node.js 20 or newer (docs/DEPLOY.md, Prerequisites: Debian 12's nodejs "
+            "package is 18, too old)."
         )
     outdir = tmp_path_factory.mktemp("cdktf-out")
     env = dict(os.environ)

@@ -15,6 +15,29 @@ REFERENCE = re.compile(r"^\$\{(google_[a-z0-9_]+)\.([A-Za-z0-9_]+)\.([a-z_]+)\}$
 
 Block = dict[str, Any]
 
+# Every name the stacks own starts with the deployment's prefix (a variable).
+PREFIX = "${var.name_prefix}"
+ROLE_ID = re.compile(
+    r'^\$\{replace\(var\.name_prefix, "-", "_"\)\}([A-Za-z]+)\$\{var\.role_suffix\}$'
+)
+
+
+def prefixed(name: str) -> str:
+    return f"{PREFIX}{name}"
+
+
+def unprefixed(name: str) -> str:
+    """``name`` without the deployment prefix, which it must have."""
+    assert name.startswith(PREFIX), f"{name!r} does not start with the name prefix"
+    return name.removeprefix(PREFIX)
+
+
+def role_base(role_id: str) -> str:
+    """``apexEdgeJanitor`` of a custom role id built by ``AppSettings.role_id``."""
+    match = ROLE_ID.match(role_id)
+    assert match, f"custom role id {role_id!r} lacks the name prefix or the role suffix"
+    return match.group(1)
+
 
 @dataclass
 class Stack:
@@ -46,6 +69,8 @@ class Stack:
 class Synth:
     foundation: Stack
     app: Stack
+    outdir: Path
+    manifest: Block
     seconds: float = field(default=0.0)
 
     @property
@@ -59,7 +84,12 @@ def load_synth(outdir: Path) -> Synth:
         document: Block = json.loads(path.read_text())
         return Stack(document)
 
-    return Synth(foundation=stack(FOUNDATION_STACK), app=stack(APP_STACK))
+    return Synth(
+        foundation=stack(FOUNDATION_STACK),
+        app=stack(APP_STACK),
+        outdir=outdir,
+        manifest=json.loads((outdir / "manifest.json").read_text()),
+    )
 
 
 def walk(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:

@@ -6,13 +6,13 @@ import pytest
 
 from apex_core import names
 from infra_cdktf import config
-from tests.infra.synth import Block, Synth
+from tests.infra.synth import Block, Synth, prefixed
 
 pytestmark = pytest.mark.infra
 
 
 def service(synth: Synth, name: str) -> Block:
-    return synth.app.one("google_cloud_run_v2_service", name=name)
+    return synth.app.one("google_cloud_run_v2_service", name=prefixed(name))
 
 
 def env_of(container: Block) -> dict[str, Block]:
@@ -41,8 +41,11 @@ def test_edge_environment(synth: Synth) -> None:
     assert env["ENVIRONMENT"]["value"] == "production"
     assert env["HOST"]["value"] == "0.0.0.0"
     assert env["GOOGLE_CLOUD_PROJECT"]["value"] == "${var.project_id}"
+    # Issue 12 items 3 and 9: no anonymous users, stated; handshakes only from the page's origin.
+    assert env["DEMO_MODE"]["value"] == "0"
+    assert env["ALLOWED_ORIGINS"]["value"] == "https://${var.domain}"
     secret = env["JWT_SECRET"]["value_source"]["secret_key_ref"]
-    assert secret == {"secret": config.JWT_SECRET_ID, "version": "latest"}
+    assert secret == {"secret": prefixed(config.JWT_SECRET_ID), "version": "latest"}
     assert "value" not in env["JWT_SECRET"], "the secret's value is never in the stack"
 
 
@@ -106,11 +109,11 @@ def test_every_workload_runs_as_its_own_service_account(synth: Synth) -> None:
 
 
 def test_janitor_job_runs_on_a_schedule(synth: Synth) -> None:
-    job = synth.app.one("google_cloud_run_v2_job", name=config.JANITOR_JOB)
+    job = synth.app.one("google_cloud_run_v2_job", name=prefixed(config.JANITOR_JOB))
     (container,) = job["template"]["template"]["containers"]
     assert container["image"] == "${var.edge_image}"
     assert container["command"] == ["python", "-m", "edge_ws.janitor"]
-    schedule = synth.app.one("google_cloud_scheduler_job", name=config.JANITOR_JOB)
+    schedule = synth.app.one("google_cloud_scheduler_job", name=prefixed(config.JANITOR_JOB))
     target = schedule["http_target"]
     assert target["http_method"] == "POST"
     assert target["uri"].endswith(":run")

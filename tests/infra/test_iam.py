@@ -9,7 +9,7 @@ import pytest
 
 from apex_core import names
 from infra_cdktf import config
-from tests.infra.synth import Stack, Synth
+from tests.infra.synth import Stack, Synth, role_base, unprefixed
 
 pytestmark = pytest.mark.infra
 
@@ -68,8 +68,7 @@ def principal(stack: Stack, member: str) -> str:
     assert member.startswith(prefix), member
     resource_type, account = stack.resolve(member.removeprefix(prefix))
     assert resource_type == "google_service_account"
-    account_id: str = account["account_id"]
-    return account_id
+    return unprefixed(account["account_id"])
 
 
 def target(stack: Stack, kind: str, value: str) -> str:
@@ -77,17 +76,19 @@ def target(stack: Stack, kind: str, value: str) -> str:
         assert value == "${var.project_id}"
         return "project"
     if kind == "secret":
-        return f"secret:{value}"
+        return f"secret:{unprefixed(value)}"
     _, block = stack.resolve(value)
+    if kind in ("topic", "subscription"):  # named by the application (apex_core.names)
+        return f"{kind}:{block['name']}"
     name = block["account_id"] if kind == "account" else block["name"]
-    return f"{kind}:{name}"
+    return f"{kind}:{unprefixed(name)}"
 
 
 def role(stack: Stack, value: str) -> str:
     if value.startswith("${"):
         resource_type, custom = stack.resolve(value)
         assert resource_type == "google_project_iam_custom_role"
-        return f"custom:{custom['role_id']}"
+        return f"custom:{role_base(custom['role_id'])}"
     return value
 
 
@@ -122,7 +123,7 @@ def test_nothing_is_public(synth: Synth) -> None:
 
 def test_custom_roles_hold_exactly_their_permissions(synth: Synth) -> None:
     roles = {
-        block["role_id"]: set(block["permissions"])
+        role_base(block["role_id"]): set(block["permissions"])
         for block in synth.app.resources("google_project_iam_custom_role").values()
     }
     assert roles == {
@@ -146,8 +147,48 @@ def test_custom_roles_hold_exactly_their_permissions(synth: Synth) -> None:
 
 def test_only_the_edge_and_ingest_skip_the_invoker_check(synth: Synth) -> None:
     skipping = {
-        block["name"]
+        unprefixed(block["name"])
         for block in synth.app.resources("google_cloud_run_v2_service").values()
         if block.get("invoker_iam_disabled")
     }
     assert skipping == {names.EDGE_SERVICE, config.INGEST_SERVICE}
+
+
+def test_each_push_identity_is_the_only_invoker_of_its_function(synth: Synth) -> None:
+    """Issue 12 item 11: the push-invoked functions take only their subscription's OIDC identity."""
+    app = synth.app
+    invokers: dict[str, set[str]] = defaultdict(set)
+    for block in app.resources("google_cloud_run_v2_service_iam_member").values():
+        assert block["role"] == "roles/run.invoker"
+        invokers[block["name"]].add(block["member"])
+    pushed = [
+        block
+        for block in app.resources("google_pubsub_subscription").values()
+        if "push_config" in block
+    ]
+    assert len(pushed) == 2
+    for subscription in pushed:
+        push = subscription["push_config"]
+        _, service = app.resolve(push["push_endpoint"])
+        assert service["invoker_iam_disabled"] is False, service["name"]
+        assert service["ingress"] == "INGRESS_TRAFFIC_INTERNAL_ONLY"
+        oidc_account = push["oidc_token"]["service_account_email"]
+        service_name = push["push_endpoint"].removesuffix(".uri}") + ".name}"
+        assert invokers[service_name] == {f"serviceAccount:{oidc_account}"}, service["name"]
+
+
+def test_only_the_services_that_verify_user_tokens_read_the_secret(synth: Synth) -> None:
+    """Issue 12 item 7: the HS256 secret reaches the edge and ingest_usage (they verify the
+    app's JWTs themselves) and no other workload, by env or by grant."""
+    readers = set()
+    for block in synth.app.resources("google_cloud_run_v2_service").values():
+        (container,) = block["template"]["containers"]
+        if any(entry["name"] == "JWT_SECRET" for entry in container["env"]):
+            readers.add(
+                principal(synth.app, f"serviceAccount:{block['template']['service_account']}")
+            )
+    granted = {
+        principal(synth.app, block["member"])
+        for block in synth.app.resources("google_secret_manager_secret_iam_member").values()
+    }
+    assert readers == granted == {config.EDGE_ACCOUNT, config.INGEST_ACCOUNT}

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from infra_cdktf.config import ROUTE_HEADER, SPOOFABLE_HEADERS
-from tests.infra.synth import Block, Synth, walk
+from tests.infra.synth import Block, Synth, prefixed, unprefixed, walk
 
 pytestmark = pytest.mark.infra
 
@@ -15,7 +15,7 @@ NEVER_REMOVED = ("authorization", "cookie")
 
 
 def https_map(synth: Synth) -> Block:
-    return synth.app.one("google_compute_url_map", name="apex-https")
+    return synth.app.one("google_compute_url_map", name=prefixed("apex-https"))
 
 
 def route_rules(synth: Synth) -> list[Block]:
@@ -26,8 +26,7 @@ def route_rules(synth: Synth) -> list[Block]:
 
 def backend_of(synth: Synth, rule: Block) -> str:
     _, backend = synth.app.resolve(rule["service"])
-    name: str = backend["name"]
-    return name
+    return unprefixed(backend["name"])
 
 
 def rule_matching(synth: Synth, **match: str) -> Block:
@@ -112,9 +111,11 @@ def test_serverless_backends_have_no_timeout_and_no_iap(synth: Synth) -> None:
 
 def test_backends_point_at_the_edge_and_ingest_services(synth: Synth) -> None:
     services = {
-        backend["name"]: synth.app.resolve(
-            synth.app.resolve(backend["backend"][0]["group"])[1]["cloud_run"]["service"]
-        )[1]["name"]
+        unprefixed(backend["name"]): unprefixed(
+            synth.app.resolve(
+                synth.app.resolve(backend["backend"][0]["group"])[1]["cloud_run"]["service"]
+            )[1]["name"]
+        )
         for backend in synth.app.resources("google_compute_backend_service").values()
     }
     assert services == {
@@ -127,7 +128,7 @@ def test_https_listener_and_http_redirect(synth: Synth) -> None:
     app = synth.app
     https = app.one("google_compute_global_forwarding_rule", port_range="443")
     _, proxy = app.resolve(https["target"])
-    assert app.resolve(proxy["url_map"])[1]["name"] == "apex-https"
+    assert app.resolve(proxy["url_map"])[1]["name"] == prefixed("apex-https")
     (cert_ref,) = proxy["ssl_certificates"]
     _, cert = app.resolve(cert_ref)
     assert cert["managed"]["domains"] == ["${var.domain}"]

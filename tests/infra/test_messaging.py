@@ -6,7 +6,7 @@ import pytest
 
 from apex_core import names
 from infra_cdktf import config
-from tests.infra.synth import Block, Synth
+from tests.infra.synth import Block, Synth, unprefixed
 
 pytestmark = pytest.mark.infra
 
@@ -42,10 +42,10 @@ def test_requests_are_pushed_to_run_agent_with_an_oidc_token(synth: Synth) -> No
     config_ = subscription(synth, names.REQUESTS_PUSH_SUBSCRIPTION)["push_config"]
     resource_type, run_agent = synth.app.resolve(config_["push_endpoint"])
     assert resource_type == "google_cloud_run_v2_service"
-    assert run_agent["name"] == config.RUN_AGENT_SERVICE
+    assert unprefixed(run_agent["name"]) == config.RUN_AGENT_SERVICE
     oidc = config_["oidc_token"]
     _, account = synth.app.resolve(oidc["service_account_email"])
-    assert account["account_id"] == config.PUSH_ACCOUNT
+    assert unprefixed(account["account_id"]) == config.PUSH_ACCOUNT
     assert oidc["audience"] == config_["push_endpoint"]
 
 
@@ -53,9 +53,9 @@ def test_dead_letters_are_pushed_to_their_handler(synth: Synth) -> None:
     dlq = subscription(synth, names.REQUESTS_DLQ_PUSH_SUBSCRIPTION)
     assert referenced_name(synth, dlq["topic"]) == names.REQUESTS_DLQ_TOPIC
     _, handler = synth.app.resolve(dlq["push_config"]["push_endpoint"])
-    assert handler["name"] == config.DEAD_LETTER_SERVICE
+    assert unprefixed(handler["name"]) == config.DEAD_LETTER_SERVICE
     _, account = synth.app.resolve(dlq["push_config"]["oidc_token"]["service_account_email"])
-    assert account["account_id"] == config.DLQ_PUSH_ACCOUNT
+    assert unprefixed(account["account_id"]) == config.DLQ_PUSH_ACCOUNT
     assert "dead_letter_policy" not in dlq
 
 

@@ -49,6 +49,7 @@ def test_every_variable_is_read() -> None:
             "EDGE_PUBLISH_TIMEOUT_SECONDS": "7",
             "EDGE_STORE_TIMEOUT_SECONDS": "8",
             "EDGE_HEARTBEAT_SECONDS": "9",
+            "EDGE_SUBSCRIBE_RETRY_SECONDS": "11",
             "EDGE_SHUTDOWN_SECONDS": "4.5",
             "EDGE_GAP_WAIT_SECONDS": "2",
             "EDGE_USER_MESSAGES_PER_MINUTE": "3",
@@ -68,6 +69,7 @@ def test_every_variable_is_read() -> None:
         publish_timeout_seconds=7,
         store_timeout_seconds=8,
         heartbeat_seconds=9,
+        subscribe_retry_seconds=11,
         shutdown_seconds=4.5,
         gap_wait_seconds=2,
     )
