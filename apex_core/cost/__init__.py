@@ -35,14 +35,15 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from apex_core.cost.analysis import Analysis, analyze
     from apex_core.cost.demo import demo_records
+    from apex_core.cost.engine import accumulate
     from apex_core.cost.errors import BadModelMapping, BadRollup, UnknownUsageFormat
-    from apex_core.cost.importing import FORMATS, ImportResult, ImportStats, read_usage
+    from apex_core.cost.importing import FORMATS, ImportResult, read_usage
     from apex_core.cost.mapping import BilledModel, ModelMapping
     from apex_core.cost.pricing import PriceBook
     from apex_core.cost.recommendations import Recommendation
-    from apex_core.cost.records import Rejection, UsageRecord
+    from apex_core.cost.records import ImportStats, Rejection, UsageRecord
     from apex_core.cost.report import render_markdown
-    from apex_core.cost.rollup import UsageRollup, accumulate
+    from apex_core.cost.rollup import UsageRollup
 
 _HOMES = {
     "Analysis": "analysis",
@@ -53,7 +54,7 @@ _HOMES = {
     "UnknownUsageFormat": "errors",
     "FORMATS": "importing",
     "ImportResult": "importing",
-    "ImportStats": "importing",
+    "ImportStats": "records",
     "read_usage": "importing",
     "BilledModel": "mapping",
     "ModelMapping": "mapping",
@@ -63,7 +64,7 @@ _HOMES = {
     "UsageRecord": "records",
     "render_markdown": "report",
     "UsageRollup": "rollup",
-    "accumulate": "rollup",
+    "accumulate": "engine",
 }
 """Where each public name lives. Imported on first use (PEP 562): reading a file
 need not load genai-prices, so ``apex analyze`` can read while prices load."""

@@ -1,22 +1,23 @@
-"""Native CSV into a roll-up with Arrow group-bys: the engine's fast accumulate.
+"""Batches of canonical rows into a roll-up with Arrow group-bys: the engine's one accumulate.
 
-:mod:`native_blocks` turns the file into canonical tables, several blocks at
-once on worker threads; each worker also sums its block into partial feature
-and end-user cells (Arrow's hash group-by). The repeat detectors need stream
-order, so one more thread runs them batch after batch (:mod:`repeat_columns`)
-on the rows with a fingerprint or prefix blocks. Partial cells are merged now
-and then, so memory depends on the number of cells, not rows.
-The result is the roll-up the record-by-record path builds from the same
-rows; a test holds the two to it.
+Every reader's rows arrive as canonical tables (:data:`native_columns.CANONICAL`):
+native CSV from :mod:`native_blocks`, several blocks at once on worker threads,
+each worker also summing its block into partial feature and end-user cells
+(Arrow's hash group-by); every other format's records in batches
+(:func:`record_batches`). The repeat detectors need stream order, so one more
+thread runs them batch after batch (:mod:`repeat_columns`) on the rows with a
+fingerprint or prefix blocks. Partial cells are merged now and then, so memory
+depends on the number of cells, not rows.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from itertools import islice
 from typing import Any, BinaryIO, Final
 
 import numpy as np
@@ -24,9 +25,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from apex_core.cost.context import ImportContext
-from apex_core.cost.importing import ImportStats
 from apex_core.cost.native_blocks import BLOCK_BYTES, read_blocks
-from apex_core.cost.native_columns import BlockRows, read_header
+from apex_core.cost.native_columns import BlockRows, read_header, records_table
+from apex_core.cost.records import ImportStats, UsageRecord
 from apex_core.cost.repeat_columns import RepeatColumns
 from apex_core.cost.rollup import (
     ALL,
@@ -63,6 +64,8 @@ _REPEAT_COLUMNS: Final = (
     "block_tokens",
 )  # fmt: skip
 """What the detectors and their cells need of a row."""
+RECORD_BATCH_ROWS: Final = 20_000
+"""Records per canonical table when a reader yields records (every format but native CSV)."""
 _MERGE_EVERY: Final = 32
 """Partial tables kept before they are merged into one (bounds memory on long files)."""
 _EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
@@ -80,39 +83,71 @@ class BlockSums:
     daily: bool
 
 
-def accumulate_native_csv(
+Batch = tuple[BlockSums, BlockRows]
+"""One batch of canonical rows (with its accounting) and its partial sums."""
+
+
+def native_csv_batches(
     binary: BinaryIO,
     context: ImportContext,
-    stats: ImportStats,
     *,
     threads: int,
-    on_progress: Callable[[int], None] | None = None,
-    user_periods: UserPeriods | None = None,
     block_bytes: int = BLOCK_BYTES,
-    detect_rows: int = DETECT_ROWS,
-) -> UsageRollup:
-    """Read a native CSV stream (positioned at its header) into a new roll-up.
-
-    Rejected rows are counted in ``stats`` in file order; ``on_progress`` gets
-    the bytes read so far after each block. ``user_periods`` merges end-user
-    cells of days with the same prices (see :meth:`UsageRollup.merge_user_periods`).
+) -> Iterator[Batch]:
+    """A native CSV stream (positioned at its header) as summed batches, in file order.
 
     Limits: ``block_bytes`` per block, ``threads`` blocks parsed at once (at
-    most ``threads + 1`` in memory), ``detect_rows`` rows per detector batch.
+    most ``threads + 1`` in memory).
     """
     layout = read_header(binary, context)
+    return read_blocks(binary, layout, context, sum_block, threads=threads, block_bytes=block_bytes)
+
+
+def record_batches(
+    records: Iterable[UsageRecord], *, rows: int = RECORD_BATCH_ROWS
+) -> Iterator[Batch]:
+    """Records (any reader's) as summed batches of ``rows`` canonical rows, in stream order.
+
+    A row's ``order`` is its place in the stream. The batches carry no
+    accounting (``read`` 0, no rejections): whoever iterates the records counts them.
+    """
+    iterator = iter(records)
+    first = 0
+    while chunk := list(islice(iterator, rows)):
+        table = records_table(chunk).set_column(
+            0, "order", pa.array(range(first, first + len(chunk)), pa.int64())
+        )
+        first += len(chunk)
+        block = BlockRows(table, 0)
+        yield sum_block(block), block
+
+
+def sum_batches(
+    batches: Iterable[Batch],
+    stats: ImportStats | None,
+    *,
+    on_batch: Callable[[], None] | None = None,
+    user_periods: UserPeriods | None = None,
+    detect_rows: int = DETECT_ROWS,
+) -> UsageRollup:
+    """Summed batches of canonical rows, in stream order, into a new roll-up.
+
+    Each batch's accounting (rows read, imported, rejected in order) is added
+    to ``stats`` unless it is ``None``; ``on_batch`` is called after each
+    batch. ``user_periods`` merges end-user cells of days with the same prices
+    (see :meth:`UsageRollup.merge_user_periods`). The repeat detectors run on
+    ``detect_rows`` rows at a time.
+    """
     cells: list[pa.Table] = []
     users: list[pa.Table] = []
     span = _Span()
     with _Detection(detect_rows) as detection:
-        blocks = read_blocks(
-            binary, layout, context, sum_block, threads=threads, block_bytes=block_bytes
-        )
-        for summed, rows in blocks:
-            for rejection in rows.rejections:
-                stats.add_rejection(rejection)
-            stats.read += rows.read
-            stats.imported += rows.table.num_rows
+        for summed, rows in batches:
+            if stats is not None:
+                for rejection in rows.rejections:
+                    stats.add_rejection(rejection)
+                stats.read += rows.read
+                stats.imported += rows.table.num_rows
             cells.append(summed.cells)
             users.append(summed.users)
             detection.add(summed.repeats)
@@ -121,8 +156,8 @@ def accumulate_native_csv(
                 cells = [_merge(cells, CELL_KEYS, _COUNTERS)]
             if len(users) > _MERGE_EVERY:
                 users = [_merge(users, USER_KEYS, _USER_COUNTERS)]
-            if on_progress is not None:
-                on_progress(_position(binary))
+            if on_batch is not None:
+                on_batch()
         cells.extend(detection.results())
     rollup = UsageRollup(daily_buckets=span.daily)
     rollup.first_seen = None if span.first is None else _moment(span.first)
@@ -381,10 +416,3 @@ def _day_names(days: pa.ChunkedArray) -> list[str]:
 
 def _moment(micros: int) -> datetime:
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
-
-
-def _position(binary: BinaryIO) -> int:
-    try:
-        return binary.tell()
-    except (OSError, ValueError):
-        return 0

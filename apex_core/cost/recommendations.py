@@ -23,10 +23,11 @@ from typing import Any, Final
 from pydantic import BaseModel, ConfigDict, Field
 
 from apex_core.cost.pricing import PriceBook
-from apex_core.cost.repeats import DUPLICATE_WINDOW_SECONDS, PREFIX_CACHE_TTL_SECONDS
 from apex_core.cost.rollup import (
     ALL,
     DUP,
+    DUPLICATE_WINDOW_SECONDS,
+    PREFIX_CACHE_TTL_SECONDS,
     PREFIX_HIT_TOKENS,
     PREFIX_WRITE_TOKENS,
     SHORT,

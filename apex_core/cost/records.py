@@ -9,12 +9,14 @@ uncached input separately, so its importers add the three together.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
 PREFIX_BLOCK_TOKENS: Final = 512
 """Default size of one prefix block (Mooncake's trace uses 512-token blocks)."""
+MAX_KEPT_REJECTIONS: Final = 50
 
 
 class RowRejected(ValueError):
@@ -58,6 +60,43 @@ class Rejection:
             "where": self.where,
             "reason": self.reason,
             "detail": self.detail,
+        }
+
+
+@dataclass(slots=True)
+class ImportStats:
+    """Row accounting of one or more imports: read = imported + rejected."""
+
+    read: int = 0
+    imported: int = 0
+    rejected: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    examples: list[Rejection] = field(default_factory=list)
+
+    def add_rejection(self, rejection: Rejection) -> None:
+        """Count a rejected row; keep the first few in full for the report."""
+        self.rejected += 1
+        self.reasons[rejection.reason] += 1
+        if len(self.examples) < MAX_KEPT_REJECTIONS:
+            self.examples.append(rejection)
+
+    def merge(self, other: ImportStats) -> None:
+        """Add another import's counts to these."""
+        self.read += other.read
+        self.imported += other.imported
+        self.rejected += other.rejected
+        self.reasons.update(other.reasons)
+        room = MAX_KEPT_REJECTIONS - len(self.examples)
+        self.examples.extend(other.examples[: max(room, 0)])
+
+    def to_json(self) -> dict[str, object]:
+        """``{read, imported, rejected, reasons: {reason: count}, examples: [...]}``."""
+        return {
+            "read": self.read,
+            "imported": self.imported,
+            "rejected": self.rejected,
+            "reasons": dict(sorted(self.reasons.items())),
+            "examples": [rejection.to_json() for rejection in self.examples],
         }
 
 

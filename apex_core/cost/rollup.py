@@ -13,25 +13,31 @@ to chunks well under Firestore's 1 MiB document limit.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from apex_core.cost.errors import BadRollup
-from apex_core.cost.importing import ImportResult, ImportStats
-from apex_core.cost.records import Rejection, UsageRecord
-from apex_core.cost.repeats import DUPLICATE_WINDOW_SECONDS, PrefixCache, RecentIds
+from apex_core.cost.records import ImportStats, Rejection
 
 SCHEMA: Final = "apex.usage_rollup.v1"
 SHORT_OUTPUT_TOKENS: Final = 300
 """A request whose output is at most this many tokens is 'short' (cheaper-model candidate)."""
+PREFIX_CACHE_TTL_SECONDS: Final = 300.0
+"""A prefix block is a cache hit when last seen at most this long ago (5-minute caches)."""
+MIN_CACHEABLE_TOKENS: Final = 1024
+"""Providers cache prompts of at least 1024 tokens (OpenAI, Anthropic Sonnet/Opus)."""
+DUPLICATE_WINDOW_SECONDS: Final = 86400.0
+"""A request is a duplicate when the same fingerprint was seen at most a day before."""
+MAX_TRACKED_IDS: Final = 200_000
+"""Ids each repeat detector remembers; the least recently seen are forgotten first.
+The detectors are working state of one accumulation, not part of the serialized
+roll-up: repeats across separately accumulated uploads are not detected."""
 MAX_END_USERS: Final = 2000
 MAX_FEATURES: Final = 500
 OTHER: Final = "(other)"
 CHUNK_BYTES: Final = 512 * 1024
-PROGRESS_EVERY_ROWS: Final = 20_000
 
 # Counter layout. A usage block is 7 counters; ALL, SHORT and DUP are offsets of blocks.
 USAGE_FIELDS: Final = (
@@ -60,7 +66,6 @@ UserPeriods = Callable[[Iterable[PeriodKey]], dict[PeriodKey, str]]
 CellKey = tuple[str, str, str, str, bool, str]
 """(day, provider, model, feature, batch, service_tier) of a feature cell, or
 (day, provider, model, end_user, batch, service_tier) of an end-user cell."""
-_DAYS: dict[int, str] = {}
 
 
 @dataclass(slots=True)
@@ -79,105 +84,6 @@ class UsageRollup:
     notes: list[str] = field(default_factory=list)
     _users: set[str] = field(default_factory=set)
     _features: set[str] = field(default_factory=set)
-    _prefixes: PrefixCache = field(default_factory=PrefixCache)
-    _fingerprints: RecentIds = field(default_factory=RecentIds)
-
-    def add(self, record: UsageRecord) -> None:  # noqa: PLR0915 - one flat hot path, kept inline
-        """Add one record (the hot path of an import)."""
-        ts = record.timestamp
-        ordinal = ts.toordinal()
-        day = _DAYS.get(ordinal)
-        if day is None:
-            day = _DAYS[ordinal] = ts.date().isoformat()
-        provider = record.provider
-        model = record.model
-        batch = record.batch
-        tier = record.service_tier
-        feature = record.feature
-        if feature not in self._features:
-            feature = self._admit(self._features, feature, MAX_FEATURES)
-        key = (day, provider, model, feature, batch, tier)
-        cell = self.cells.get(key)
-        if cell is None:
-            cell = self.cells[key] = [0] * WIDTH
-        requests = record.requests
-        total_in = record.input_tokens
-        cached = record.cached_input_tokens
-        write = record.cache_write_tokens
-        write_1h = record.cache_write_1h_tokens
-        output = record.output_tokens
-        reasoning = record.reasoning_tokens
-        cell[0] += requests
-        cell[1] += total_in
-        cell[2] += cached
-        cell[3] += write
-        cell[4] += write_1h
-        cell[5] += output
-        cell[6] += reasoning
-        cell[RECORDS] += 1
-        if requests and output <= SHORT_OUTPUT_TOKENS * requests:
-            cell[7] += requests
-            cell[8] += total_in
-            cell[9] += cached
-            cell[10] += write
-            cell[11] += write_1h
-            cell[12] += output
-            cell[13] += reasoning
-        latency = record.latency_ms
-        if latency is not None:
-            cell[LATENCY_COUNT] += 1
-            rounded = round(latency)
-            cell[LATENCY_SUM_MS] += rounded
-            cell[LATENCY_MAX_MS] = max(cell[LATENCY_MAX_MS], rounded)
-        user = record.end_user
-        if user not in self._users:
-            user = self._admit(self._users, user, MAX_END_USERS)
-        user_key = (day, provider, model, user, batch, tier)
-        user_cell = self.user_cells.get(user_key)
-        if user_cell is None:
-            user_cell = self.user_cells[user_key] = [0] * USER_WIDTH
-        user_cell[0] += requests
-        user_cell[1] += total_in
-        user_cell[2] += cached
-        user_cell[3] += write
-        user_cell[4] += write_1h
-        user_cell[5] += output
-        user_cell[6] += reasoning
-        user_cell[7] += 1
-        first = self.first_seen
-        if first is None or ts < first:
-            self.first_seen = ts
-        last = self.last_seen
-        if last is None or ts > last:
-            self.last_seen = ts
-        if self.daily_buckets and (ts.hour or ts.minute or ts.second or ts.microsecond):
-            self.daily_buckets = False
-        fingerprint = record.prompt_fingerprint
-        if fingerprint is not None:
-            seen = self._fingerprints.touch(
-                (provider, model, fingerprint), ts.timestamp(), DUPLICATE_WINDOW_SECONDS
-            )
-            if seen:
-                cell[14] += requests
-                cell[15] += total_in
-                cell[16] += cached
-                cell[17] += write
-                cell[18] += write_1h
-                cell[19] += output
-                cell[20] += reasoning
-                return  # served by a response cache: no prompt-cache effect
-        if record.prefix_blocks:
-            hit, write_tokens = self._prefixes.observe(
-                provider,
-                model,
-                record.prefix_blocks,
-                block_tokens=record.block_tokens,
-                input_tokens=total_in,
-                now=ts.timestamp(),
-            )
-            cell[PREFIX_REQUESTS] += requests
-            cell[PREFIX_HIT_TOKENS] += hit
-            cell[PREFIX_WRITE_TOKENS] += write_tokens
 
     @staticmethod
     def _admit(known: set[str], value: str, limit: int) -> str:
@@ -316,64 +222,6 @@ class UsageRollup:
                 rollup, {table: _decoded(item.get(table)) for table in ("cells", "user_cells")}
             )
         return rollup
-
-
-def accumulate(
-    records: Iterable[UsageRecord],
-    rollup: UsageRollup | None = None,
-    *,
-    on_progress: Callable[[int], None] | None = None,
-    threads: int | None = None,
-    user_periods: UserPeriods | None = None,
-) -> UsageRollup:
-    """Stream ``records`` into ``rollup`` (a new one by default) and return it.
-
-    Given an :class:`~apex_core.cost.importing.ImportResult`, its row counts
-    (rejections included) and notes are added to ``rollup.rows`` / ``notes``;
-    given plain records, each counts as one row read and imported.
-    ``on_progress`` gets an import's bytes read so far, now and then.
-    A native CSV import is read in blocks on ``threads`` threads (default: the
-    cores this process may use) by :mod:`columnar_sums`. ``user_periods``
-    (``PriceBook.price_periods``) merges the end-user cells of days with the
-    same prices (:meth:`UsageRollup.merge_user_periods`).
-    """
-    target = UsageRollup() if rollup is None else rollup
-    add = target.add
-    if isinstance(records, ImportResult):
-        if records.native_csv:
-            # columnar_sums builds on this module, so it is imported where it is used
-            from apex_core.cost.columnar_sums import accumulate_native_csv  # noqa: PLC0415
-
-            binary, context = records.take_binary()
-            try:
-                part = accumulate_native_csv(
-                    binary, context, records.stats, on_progress=on_progress,
-                    threads=threads or len(os.sched_getaffinity(0)), user_periods=user_periods,
-                )  # fmt: skip
-            finally:
-                records.close()
-            target.merge(part, consume=True)
-        else:
-            for count, record in enumerate(records, start=1):
-                add(record)
-                if on_progress is not None and count % PROGRESS_EVERY_ROWS == 0:
-                    on_progress(records.bytes_read())
-            if user_periods is not None:
-                target.merge_user_periods(user_periods)
-        target.rows.merge(records.stats)
-        for note in records.notes:
-            if note not in target.notes:
-                target.notes.append(note)
-        return target
-    count = 0
-    for record in records:
-        add(record)
-        count += 1
-    if user_periods is not None:
-        target.merge_user_periods(user_periods)
-    target.rows.read += count
-    target.rows.imported += count
-    return target
 
 
 def _iso(moment: datetime | None) -> str | None:
