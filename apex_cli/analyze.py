@@ -12,11 +12,12 @@ from datetime import UTC, datetime
 from importlib import import_module
 from typing import TYPE_CHECKING, Any, Final
 
+from apex_core.cost.cells import PeriodKey
 from apex_core.cost.engine import accumulate
 from apex_core.cost.errors import BadModelMapping
 from apex_core.cost.importing import DEFAULT_TRACE_START, FORMATS, ImportResult, read_usage
 from apex_core.cost.mapping import ModelMapping
-from apex_core.cost.rollup import PeriodKey, UsageRollup
+from apex_core.cost.rollup import UsageRollup
 from apex_core.errors import ApexError
 
 if TYPE_CHECKING:

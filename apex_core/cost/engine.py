@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator
 
+from apex_core.cost.cells import UserPeriods
 from apex_core.cost.columnar_sums import native_csv_batches, record_batches, sum_batches
 from apex_core.cost.importing import ImportResult
 from apex_core.cost.records import UsageRecord
-from apex_core.cost.rollup import UsageRollup, UserPeriods
+from apex_core.cost.rollup import UsageRollup
 
 
 def accumulate(

@@ -18,14 +18,15 @@ from __future__ import annotations
 import json
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from importlib import resources
 from typing import Final, Literal
 
-from genai_prices import Usage, calc_price
+from genai_prices import Usage as PricedUsage
+from genai_prices import calc_price
 from genai_prices.data_snapshot import get_snapshot
 from genai_prices.types import (
     ModelInfo,
@@ -37,15 +38,19 @@ from genai_prices.types import (
 )
 from pydantic import BaseModel, ConfigDict, Field
 
+from apex_core.cost.cells import PeriodKey, Usage
 from apex_core.errors import PricingError
 
 MILLION: Final = Decimal(1_000_000)
 PRICED_TIERS: Final = frozenset({"flex", "priority", "fast"})
 Rate = Decimal | None
+_PROBE: Final = Usage(
+    requests=1, input_tokens=10_000_000, cached_input_tokens=3_000_000,
+    cache_write_tokens=2_000_000, cache_write_1h_tokens=500_000, output_tokens=1_000_000,
+)  # fmt: skip
+"""A usage that exercises every rate of a card (checked against genai-prices)."""
 CardKey = tuple[str, str, str, bool, str]
 """(provider, model, day, batch, service tier) of one day's rate card."""
-PeriodKey = tuple[str, str, str, bool, str]
-"""(day, provider, model, batch, service tier): the keys of :meth:`PriceBook.price_periods`."""
 SpanKey = tuple[str, str, date, bool, str]
 """(provider, model, first day of a span, batch, service tier); see :meth:`PriceBook.rate_card`."""
 
@@ -88,17 +93,17 @@ class RateCard:
     batch_source: str
     """'genai-prices', 'discount-table' or '' (not batch)."""
 
-    def cost(self, usage: Sequence[int]) -> Decimal:
-        """Cost of a usage block (requests, input, cached, write, write_1h, output, reasoning)."""
-        cached = usage[2]
-        write = usage[3]
-        write_1h = usage[4]
+    def cost(self, usage: Usage) -> Decimal:
+        """Cost of some usage (of a cell: of all its requests)."""
+        cached = usage.cached_input_tokens
+        write = usage.cache_write_tokens
+        write_1h = usage.cache_write_1h_tokens
         return (
-            (usage[1] - cached - write) * self.input
+            (usage.input_tokens - cached - write) * self.input
             + cached * self.cache_read
             + (write - write_1h) * self.cache_write
             + write_1h * self.cache_write_1h
-            + usage[5] * self.output
+            + usage.output_tokens * self.output
         ) / MILLION
 
 
@@ -122,12 +127,12 @@ class PriceBook:
         provider: str,
         model: str,
         day: str,
-        usage: Sequence[int],
+        usage: Usage,
         *,
         batch: bool = False,
         service_tier: str = "",
     ) -> Decimal | None:
-        """USD cost of ``usage`` (a 7-counter block), or ``None`` when the model is unpriced."""
+        """USD cost of ``usage``, or ``None`` when the model is unpriced."""
         card = self.rate_card(provider, model, day, batch=batch, service_tier=service_tier)
         return None if card is None else card.cost(usage)
 
@@ -183,7 +188,7 @@ class PriceBook:
                 if index == 0 or card != previous or isinstance(card, TieredPrice):
                     start = day
                 previous = card
-                periods[(day, provider, model, batch, tier)] = start
+                periods[PeriodKey(day, provider, model, batch, tier)] = start
         return periods
 
     def _span_card(
@@ -215,7 +220,7 @@ class PriceBook:
         context = {"service_tier": tier} if tier else {}
         try:
             standard = calc_price(
-                Usage(input_tokens=0), model, provider_id=provider,
+                PricedUsage(input_tokens=0), model, provider_id=provider,
                 genai_request_timestamp=moment, price_context=context or None,
             )  # fmt: skip
         except LookupError:
@@ -232,7 +237,7 @@ class PriceBook:
         if batch:
             if _has_active_batch_variant(standard.model, moment):
                 calculation = calc_price(
-                    Usage(input_tokens=0), model, provider_id=provider,
+                    PricedUsage(input_tokens=0), model, provider_id=provider,
                     genai_request_timestamp=moment,
                     price_context={**context, "processing": "batch"},
                 )  # fmt: skip
@@ -325,10 +330,10 @@ class TieredPrice:
         """The linear card of the tier that requests of this size pay."""
         return self._cards[bisect_left(self._starts, input_per_request)]
 
-    def cost(self, usage: Sequence[int]) -> Decimal:
-        """Cost of a usage block, at the tier of its average request."""
-        requests, total_in = usage[0], usage[1]
-        return self.card_for(Decimal(total_in) / (requests or 1)).cost(usage)
+    def cost(self, usage: Usage) -> Decimal:
+        """Cost of some usage, at the tier of its average request."""
+        per_request = Decimal(usage.input_tokens) / (usage.requests or 1)
+        return self.card_for(per_request).cost(usage)
 
     def _resolve(self, input_per_request: Decimal) -> RateCard:
         """genai-prices' tier rule: per rate, the last tier whose start is below the size."""
@@ -394,11 +399,13 @@ def _check_against_genai_prices(
     batch: bool,
 ) -> None:
     """The linear card must agree with genai-prices on a probe; else the card is wrong."""
-    probe = (1, 10_000_000, 3_000_000, 2_000_000, 500_000, 1_000_000, 0)
-    usage = Usage(
-        input_tokens=probe[1], cache_read_tokens=probe[2], cache_write_tokens=probe[3],
-        cache_write_1h_tokens=probe[4], cache_write_5m_tokens=probe[3] - probe[4],
-        output_tokens=probe[5],
+    probe = _PROBE
+    usage = PricedUsage(
+        input_tokens=probe.input_tokens, cache_read_tokens=probe.cached_input_tokens,
+        cache_write_tokens=probe.cache_write_tokens,
+        cache_write_1h_tokens=probe.cache_write_1h_tokens,
+        cache_write_5m_tokens=probe.cache_write_tokens - probe.cache_write_1h_tokens,
+        output_tokens=probe.output_tokens,
     )  # fmt: skip
     price_context = dict(context)
     if card.batch_source == "genai-prices":

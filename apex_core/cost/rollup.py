@@ -1,23 +1,39 @@
 """``UsageRollup``: the compact, mergeable aggregate the engine analyses (stage 1, accumulate).
 
-Two tables of integer counters. A feature cell per (day, provider, model,
-feature, batch, service tier) holds the usage of all requests, of the
-short-output requests, of the duplicate requests, latency stats and the
-prompt-cache simulation (layout below). An end-user cell per (day, provider,
-model, end user, batch, service tier) holds the usage of all requests. The
-full feature x end-user product is not kept: nothing needs it, and it grows
-with the data instead of staying bounded. It serializes to a deterministic JSON-safe dict and
-to chunks well under Firestore's 1 MiB document limit.
+Two tables of named cells (:mod:`cells`). A :class:`FeatureCell` per
+:class:`FeatureKey` (day, provider, model, feature, batch, service tier) holds
+the usage of all requests, of the short-output requests, of the duplicate
+requests, latency stats and the prompt-cache simulation. A :class:`UserCell`
+per :class:`UserKey` (day, provider, model, end user, batch, service tier) holds
+the usage of all requests. The full feature x end-user product is not kept:
+nothing needs it, and it grows with the data instead of staying bounded. It
+serializes to a deterministic JSON-safe dict and to chunks well under
+Firestore's 1 MiB document limit (schema ``apex.usage_rollup.v1``: a cell is
+``[*key, *counters]`` with the counters in :data:`FEATURE_COUNTERS` /
+:data:`USER_COUNTERS` order).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Final
 
+from apex_core.cost.cells import (
+    FEATURE_COUNTERS,
+    NO_USAGE,
+    USER_COUNTERS,
+    FeatureCell,
+    FeatureKey,
+    PeriodKey,
+    Usage,
+    UserCell,
+    UserKey,
+    UserPeriods,
+)
 from apex_core.cost.errors import BadRollup
 from apex_core.cost.records import ImportStats, Rejection
 
@@ -38,43 +54,16 @@ MAX_END_USERS: Final = 2000
 MAX_FEATURES: Final = 500
 OTHER: Final = "(other)"
 CHUNK_BYTES: Final = 512 * 1024
-
-# Counter layout. A usage block is 7 counters; ALL, SHORT and DUP are offsets of blocks.
-USAGE_FIELDS: Final = (
-    "requests",
-    "input_tokens",
-    "cached_input_tokens",
-    "cache_write_tokens",
-    "cache_write_1h_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-)
-ALL, SHORT, DUP = 0, 7, 14
-LATENCY_COUNT, LATENCY_SUM_MS, LATENCY_MAX_MS = 21, 22, 23
-PREFIX_REQUESTS, PREFIX_HIT_TOKENS, PREFIX_WRITE_TOKENS = 24, 25, 26
-RECORDS: Final = 27
-WIDTH: Final = 28
-
-USER_WIDTH: Final = 8
-"""End-user cells: the 7 usage counters of all requests, then the record count."""
-
-PeriodKey = tuple[str, str, str, bool, str]
-"""(day, provider, model, batch, service_tier): what an end-user cell's price depends on."""
-UserPeriods = Callable[[Iterable[PeriodKey]], dict[PeriodKey, str]]
-"""Maps price keys to the first day of their run of days with the same prices
-(``PriceBook.price_periods``)."""
-CellKey = tuple[str, str, str, str, bool, str]
-"""(day, provider, model, feature, batch, service_tier) of a feature cell, or
-(day, provider, model, end_user, batch, service_tier) of an end-user cell."""
+MIN_PERIOD_DAYS: Final = Decimal(1) / 24
 
 
 @dataclass(slots=True)
 class UsageRollup:
     """Mergeable aggregate of usage records; see the module docstring for its cells."""
 
-    cells: dict[CellKey, list[int]] = field(default_factory=dict)
-    """Feature cells: every counter of the layout above."""
-    user_cells: dict[CellKey, list[int]] = field(default_factory=dict)
+    cells: dict[FeatureKey, FeatureCell] = field(default_factory=dict)
+    """Feature cells."""
+    user_cells: dict[UserKey, UserCell] = field(default_factory=dict)
     """End-user cells (a separate table keeps the roll-up small: users x features is not)."""
     first_seen: datetime | None = None
     last_seen: datetime | None = None
@@ -84,6 +73,32 @@ class UsageRollup:
     notes: list[str] = field(default_factory=list)
     _users: set[str] = field(default_factory=set)
     _features: set[str] = field(default_factory=set)
+
+    @property
+    def usage(self) -> Usage:
+        """The usage of every request in the roll-up."""
+        total = NO_USAGE
+        for cell in self.cells.values():
+            total += cell
+        return total
+
+    @property
+    def first_day(self) -> str | None:
+        """The UTC day of the first request (ISO date), ``None`` when empty."""
+        return _day(self.first_seen)
+
+    @property
+    def last_day(self) -> str | None:
+        """The UTC day of the last request (ISO date), ``None`` when empty."""
+        return _day(self.last_seen)
+
+    def period_days(self) -> Decimal:
+        """Observed period in days: first to last request (+1 day for daily buckets), >= 1 hour."""
+        if self.first_seen is None or self.last_seen is None:
+            return Decimal(0)
+        seconds = Decimal((self.last_seen - self.first_seen).total_seconds())
+        days = seconds / 86400 + (1 if self.daily_buckets else 0)
+        return max(days, MIN_PERIOD_DAYS)
 
     @staticmethod
     def _admit(known: set[str], value: str, limit: int) -> str:
@@ -99,14 +114,10 @@ class UsageRollup:
         alike, so every cost stays exactly what it was while the end-user table
         shrinks from one cell per day to one per price period.
         """
-        periods = user_periods(
-            {(day, provider, model, batch, tier)
-             for day, provider, model, _, batch, tier in self.user_cells}
-        )  # fmt: skip
-        merged: dict[CellKey, list[int]] = {}
-        for (day, provider, model, user, batch, tier), counters in self.user_cells.items():
-            period = periods[(day, provider, model, batch, tier)]
-            _add_counters(merged, (period, provider, model, user, batch, tier), counters)
+        periods = user_periods({_price_key(key) for key in self.user_cells})
+        merged: dict[UserKey, UserCell] = {}
+        for key, cell in self.user_cells.items():
+            _add_cell(merged, key._replace(day=periods[_price_key(key)]), cell)
         self.user_cells = merged
 
     def merge(self, other: UsageRollup, *, consume: bool = False) -> UsageRollup:
@@ -118,18 +129,18 @@ class UsageRollup:
         if consume and not self.cells and not self.user_cells:
             self.cells, self.user_cells = other.cells, other.user_cells
             other.cells, other.user_cells = {}, {}
-            self._features = {key[3] for key in self.cells} - {OTHER}
-            self._users = {key[3] for key in self.user_cells} - {OTHER}
-        for key, counters in other.cells.items():
-            feature = key[3]
+            self._features = {key.feature for key in self.cells} - {OTHER}
+            self._users = {key.end_user for key in self.user_cells} - {OTHER}
+        for key, cell in other.cells.items():
+            feature = key.feature
             if feature not in self._features:
                 feature = self._admit(self._features, feature, MAX_FEATURES)
-            _add_counters(self.cells, (*key[:3], feature, *key[4:]), counters)
-        for key, counters in other.user_cells.items():
-            user = key[3]
+            _add_cell(self.cells, key._replace(feature=feature), cell)
+        for user_key, user_cell in other.user_cells.items():
+            user = user_key.end_user
             if user not in self._users:
                 user = self._admit(self._users, user, MAX_END_USERS)
-            _add_counters(self.user_cells, (*key[:3], user, *key[4:]), counters)
+            _add_cell(self.user_cells, user_key._replace(end_user=user), user_cell)
         if other.first_seen is not None and (
             self.first_seen is None or other.first_seen < self.first_seen
         ):
@@ -224,6 +235,10 @@ class UsageRollup:
         return rollup
 
 
+def _day(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).date().isoformat()
+
+
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(UTC).isoformat()
 
@@ -266,29 +281,26 @@ def _decoded(rows: Any) -> list[Any]:
         raise BadRollup(f"malformed roll-up chunk: a cell row is not JSON ({exc.msg})") from exc
 
 
-def _rows(table: dict[CellKey, list[int]]) -> list[list[Any]]:
-    return [[*key, *counters] for key, counters in sorted(table.items())]
+def _rows(table: dict[FeatureKey, FeatureCell] | dict[UserKey, UserCell]) -> list[list[Any]]:
+    items: list[tuple[FeatureKey | UserKey, FeatureCell | UserCell]] = sorted(table.items())
+    return [[*key, *cell.counters()] for key, cell in items]
 
 
-def _add_counters(table: dict[CellKey, list[int]], key: CellKey, counters: list[int]) -> None:
-    cell = table.get(key)
-    if cell is None:
-        table[key] = list(counters)
-        return
-    for index, value in enumerate(counters):
-        if index == LATENCY_MAX_MS and len(counters) == WIDTH:
-            cell[index] = max(cell[index], value)
-        else:
-            cell[index] += value
+def _price_key(key: UserKey) -> PeriodKey:
+    return PeriodKey(key.day, key.provider, key.model, key.batch, key.service_tier)
+
+
+def _add_cell(table: dict[Any, Any], key: Any, cell: FeatureCell | UserCell) -> None:
+    known = table.get(key)
+    table[key] = cell if known is None else known.merged(cell)
 
 
 def _read_cells(rollup: UsageRollup, data: dict[str, Any]) -> None:
     single = UsageRollup()
-    for table, width in (("cells", WIDTH), ("user_cells", USER_WIDTH)):
+    for table, width in (("cells", len(FEATURE_COUNTERS)), ("user_cells", len(USER_COUNTERS))):
         rows = data.get(table)
         if not isinstance(rows, list):
             raise BadRollup(f"malformed roll-up: '{table}' must be a list of cell rows")
-        target = single.cells if table == "cells" else single.user_cells
         for row in rows:
             if not isinstance(row, list) or len(row) != 6 + width:
                 raise BadRollup(f"malformed roll-up {table} row: expected {6 + width} values")
@@ -300,5 +312,10 @@ def _read_cells(rollup: UsageRollup, data: dict[str, Any]) -> None:
                 not isinstance(batch, bool)
             ):
                 raise BadRollup(f"malformed roll-up cell key {row[:6]}")
-            _add_counters(target, (day, provider, model, label, batch, tier), counters)
+            if table == "cells":
+                key = FeatureKey(day, provider, model, label, batch, tier)
+                _add_cell(single.cells, key, FeatureCell.from_counters(counters))
+            else:
+                user_key = UserKey(day, provider, model, label, batch, tier)
+                _add_cell(single.user_cells, user_key, UserCell.from_counters(counters))
     rollup.merge(single)

@@ -83,8 +83,8 @@ def test_demo_month_reads_the_same_in_blocks_and_row_by_row(tmp_path: Path) -> N
     _write(path, _demo_rows())
     fast = _columnar(path)
     _assert_same(fast, _by_records(path))
-    assert sum(cell[14] for cell in fast.cells.values()) > 0, "duplicates were detected"
-    assert sum(cell[25] for cell in fast.cells.values()) > 0, "prefix cache hits were found"
+    assert sum(cell.duplicate.requests for cell in fast.cells.values()) > 0, "duplicates found"
+    assert sum(cell.prefix_hit_tokens for cell in fast.cells.values()) > 0, "prefix hits found"
 
 
 def test_default_accumulate_reads_blocks_with_the_same_result(tmp_path: Path) -> None:
@@ -265,5 +265,5 @@ def test_features_and_end_users_past_the_caps_fold_into_other_in_first_seen_orde
     _write(path, rows)
     fast, slow = _columnar(path, block_bytes=8192), _by_records(path)
     _assert_same(fast, slow)
-    assert {key[3] for key in fast.cells} >= {"(other)", "feature-0", "feature-499"}
-    assert len({key[3] for key in fast.user_cells}) == 2001
+    assert {key.feature for key in fast.cells} >= {"(other)", "feature-0", "feature-499"}
+    assert len({key.end_user for key in fast.user_cells}) == 2001
