@@ -2,7 +2,7 @@
 
 Native CSV is read in blocks straight into canonical tables; every other
 format's records are gathered into canonical tables in stream order. Either
-way :func:`columnar_sums.sum_batches` sums them into cells.
+way :func:`sums.sum_batches` sums them into cells.
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator
 
-from apex_core.cost.cells import UserPeriods
-from apex_core.cost.columnar_sums import native_csv_batches, record_batches, sum_batches
-from apex_core.cost.importing import ImportResult
-from apex_core.cost.records import UsageRecord
-from apex_core.cost.rollup import UsageRollup
+from apex_core.cost.columnar.sums import native_csv_batches, record_batches, sum_batches
+from apex_core.cost.formats.importing import ImportResult
+from apex_core.cost.model.cells import UserPeriods
+from apex_core.cost.model.records import UsageRecord
+from apex_core.cost.model.rollup import UsageRollup
 
 
 def accumulate(
@@ -27,7 +27,7 @@ def accumulate(
 ) -> UsageRollup:
     """Stream ``records`` into ``rollup`` (a new one by default) and return it.
 
-    Given an :class:`~apex_core.cost.importing.ImportResult`, its row counts
+    Given an :class:`~apex_core.cost.formats.importing.ImportResult`, its row counts
     (rejections included) and notes are added to ``rollup.rows`` / ``notes``;
     given plain records, each counts as one row read and imported.
     ``on_progress`` gets an import's bytes read so far, now and then.

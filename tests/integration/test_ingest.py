@@ -24,7 +24,7 @@ from google.cloud import firestore
 
 from apex_core import names
 from apex_core.cost import accumulate, read_usage
-from apex_core.cost.cells import FeatureCell, FeatureKey
+from apex_core.cost.model.cells import FeatureCell, FeatureKey
 from apex_core.identity import AuthSettings, TokenVerifier, new_demo_user_id
 from emulators.processes import Child, ProcessGroup, free_port, tcp_ready
 from emulators.stack import REPO_ROOT, function_argv

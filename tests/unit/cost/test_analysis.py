@@ -16,7 +16,7 @@ from apex_core.cost import (
     demo_records,
     render_markdown,
 )
-from apex_core.cost.analysis import usd
+from apex_core.cost.analysis.analyze import usd
 
 MONDAY = datetime(2025, 3, 3, 12, tzinfo=UTC)
 

@@ -17,9 +17,9 @@ import pyarrow as pa
 import pytest
 
 from apex_core.cost import PriceBook, UsageRollup, accumulate, analyze, demo_records, read_usage
-from apex_core.cost.columnar_sums import native_csv_batches, sum_batches
-from apex_core.cost.native_format import COLUMNS
-from apex_core.cost.repeat_columns import LastSeen
+from apex_core.cost.columnar.detectors import LastSeen
+from apex_core.cost.columnar.sums import native_csv_batches, sum_batches
+from apex_core.cost.formats.native import COLUMNS
 from apex_core.errors import ImportFailed
 
 HEADER = ",".join(COLUMNS)

@@ -12,8 +12,8 @@ from genai_prices import calc_price
 from genai_prices.types import PriceCalculation
 
 from apex_core.cost import PriceBook, UsageRecord, accumulate, analyze, demo_records, read_usage
-from apex_core.cost.cells import Usage as CellUsage
-from apex_core.cost.pricing import RateCard, load_batch_discounts
+from apex_core.cost.model.cells import Usage as CellUsage
+from apex_core.cost.pricing.book import RateCard, load_batch_discounts
 from apex_core.errors import PricingError
 from tests.unit.cost.conftest import fixture
 
@@ -225,7 +225,7 @@ def test_genai_prices_is_asked_once_per_span_of_unchanged_prices(
         calls.append(model)
         return calc_price(usage, model, **kwargs)
 
-    monkeypatch.setattr("apex_core.cost.pricing.calc_price", counting)
+    monkeypatch.setattr("apex_core.cost.pricing.book.calc_price", counting)
     book = PriceBook()
     for day in range(1, 31):  # o3's price changes on 2025-06-10: two spans
         book.rate_card("openai", "o3", f"2025-06-{day:02d}")

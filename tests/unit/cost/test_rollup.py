@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from apex_core.cost import BadRollup, UsageRecord, UsageRollup, accumulate, demo_records
-from apex_core.cost.cells import FeatureKey, Usage, UserKey
-from apex_core.cost.rollup import MAX_END_USERS, OTHER
+from apex_core.cost.model.cells import FeatureKey, Usage, UserKey
+from apex_core.cost.model.rollup import MAX_END_USERS, OTHER
 
 NOW = datetime(2025, 4, 1, tzinfo=UTC)
 

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from apex_core.cost.rollup import (
+from apex_core.cost.model.rollup import (
     DUPLICATE_WINDOW_SECONDS,
     MAX_TRACKED_IDS,
     MIN_CACHEABLE_TOKENS,

@@ -1,11 +1,11 @@
 """Batches of canonical rows into a roll-up with Arrow group-bys: the engine's one accumulate.
 
-Every reader's rows arrive as canonical tables (:data:`native_columns.CANONICAL`):
-native CSV from :mod:`native_blocks`, several blocks at once on worker threads,
+Every reader's rows arrive as canonical tables (:data:`table.CANONICAL`):
+native CSV from :mod:`blocks`, several blocks at once on worker threads,
 each worker also summing its block into partial feature and end-user cells
 (Arrow's hash group-by); every other format's records in batches
 (:func:`record_batches`). The repeat detectors need stream order, so one more
-thread runs them batch after batch (:mod:`repeat_columns`) on the rows with a
+thread runs them batch after batch (:mod:`detectors`) on the rows with a
 fingerprint or prefix blocks. Partial cells are merged now and then, so memory
 depends on the number of cells, not rows.
 """
@@ -24,7 +24,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from apex_core.cost.cells import (
+from apex_core.cost.columnar.blocks import BLOCK_BYTES, read_blocks
+from apex_core.cost.columnar.detectors import RepeatColumns
+from apex_core.cost.columnar.table import BlockRows, read_header, records_table
+from apex_core.cost.formats.context import ImportContext
+from apex_core.cost.model.cells import (
     FEATURE_COUNTERS,
     USAGE_FIELDS,
     USER_COUNTERS,
@@ -35,12 +39,8 @@ from apex_core.cost.cells import (
     UserKey,
     UserPeriods,
 )
-from apex_core.cost.context import ImportContext
-from apex_core.cost.native_blocks import BLOCK_BYTES, read_blocks
-from apex_core.cost.native_columns import BlockRows, read_header, records_table
-from apex_core.cost.records import ImportStats, UsageRecord
-from apex_core.cost.repeat_columns import RepeatColumns
-from apex_core.cost.rollup import (
+from apex_core.cost.model.records import ImportStats, UsageRecord
+from apex_core.cost.model.rollup import (
     MAX_END_USERS,
     MAX_FEATURES,
     OTHER,

@@ -38,7 +38,7 @@ from genai_prices.types import (
 )
 from pydantic import BaseModel, ConfigDict, Field
 
-from apex_core.cost.cells import PeriodKey, Usage
+from apex_core.cost.model.cells import PeriodKey, Usage
 from apex_core.errors import PricingError
 
 MILLION: Final = Decimal(1_000_000)

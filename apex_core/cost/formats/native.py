@@ -14,15 +14,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, TextIO
 
-from apex_core.cost.context import ImportContext, RowStream, csv_header, json_lines, short_row
-from apex_core.cost.fields import (
+from apex_core.cost.formats.context import (
+    ImportContext,
+    RowStream,
+    csv_header,
+    json_lines,
+    short_row,
+)
+from apex_core.cost.formats.fields import (
     parse_bool,
     parse_count,
     parse_optional_float,
     parse_timestamp,
     text_or_empty,
 )
-from apex_core.cost.records import (
+from apex_core.cost.model.records import (
     PREFIX_BLOCK_TOKENS,
     Rejection,
     RowRejected,

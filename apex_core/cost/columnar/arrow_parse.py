@@ -3,7 +3,7 @@
 A block without quotes has one row per line. Arrow parses it (typed, or as
 text and cast when a field has another shape), vectorised kernels check every
 invariant the row parser checks, and the rows that are not plainly valid go to
-:mod:`native_rows` with their line, so both readers agree row for row. Arrow's
+:mod:`row_parse` with their line, so both readers agree row for row. Arrow's
 null markers are off: ``NA`` is a model name and ``nan`` a bad latency.
 """
 
@@ -16,11 +16,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from apex_core.cost.context import ImportContext
-from apex_core.cost.native_columns import CANONICAL, COUNTS, Block, BlockRows, NativeLayout
-from apex_core.cost.native_format import COLUMNS
-from apex_core.cost.native_rows import parse_rows
-from apex_core.cost.records import PREFIX_BLOCK_TOKENS
+from apex_core.cost.columnar.row_parse import parse_rows
+from apex_core.cost.columnar.table import CANONICAL, COUNTS, Block, BlockRows, NativeLayout
+from apex_core.cost.formats.context import ImportContext
+from apex_core.cost.formats.native import COLUMNS
+from apex_core.cost.model.records import PREFIX_BLOCK_TOKENS
 
 Bools = np.ndarray[Any, np.dtype[np.bool_]]
 Ints = np.ndarray[Any, np.dtype[np.int64]]

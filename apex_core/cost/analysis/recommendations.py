@@ -22,14 +22,14 @@ from typing import Any, Final, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from apex_core.cost.cells import NO_USAGE, FeatureCell, FeatureKey, Usage
-from apex_core.cost.pricing import PriceBook
-from apex_core.cost.rollup import (
+from apex_core.cost.model.cells import NO_USAGE, FeatureCell, FeatureKey, Usage
+from apex_core.cost.model.rollup import (
     DUPLICATE_WINDOW_SECONDS,
     PREFIX_CACHE_TTL_SECONDS,
     SHORT_OUTPUT_TOKENS,
     UsageRollup,
 )
+from apex_core.cost.pricing.book import PriceBook
 
 MAX_RECOMMENDATIONS: Final = 20
 MIN_MONTHLY_SAVINGS: Final = Decimal("0.01")

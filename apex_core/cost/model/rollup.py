@@ -1,6 +1,6 @@
 """``UsageRollup``: the compact, mergeable aggregate the engine analyses (stage 1, accumulate).
 
-Two tables of named cells (:mod:`cells`). A :class:`FeatureCell` per
+Two tables of named cells (:mod:`~apex_core.cost.model.cells`). A :class:`FeatureCell` per
 :class:`FeatureKey` (day, provider, model, feature, batch, service tier) holds
 the usage of all requests, of the short-output requests, of the duplicate
 requests, latency stats and the prompt-cache simulation. A :class:`UserCell`
@@ -22,7 +22,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final
 
-from apex_core.cost.cells import (
+from apex_core.cost.errors import BadRollup
+from apex_core.cost.model.cells import (
     FEATURE_COUNTERS,
     NO_USAGE,
     USER_COUNTERS,
@@ -34,8 +35,7 @@ from apex_core.cost.cells import (
     UserKey,
     UserPeriods,
 )
-from apex_core.cost.errors import BadRollup
-from apex_core.cost.records import ImportStats, Rejection
+from apex_core.cost.model.records import ImportStats, Rejection
 
 SCHEMA: Final = "apex.usage_rollup.v1"
 SHORT_OUTPUT_TOKENS: Final = 300

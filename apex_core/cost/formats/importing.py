@@ -15,19 +15,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, Final
 
-from apex_core.cost.context import ImportContext, RowStream
-from apex_core.cost.detection import detect_format, reader_for
 from apex_core.cost.errors import UnknownUsageFormat
-from apex_core.cost.mapping import ModelMapping
-from apex_core.cost.records import ImportStats, UsageRecord
+from apex_core.cost.formats.context import ImportContext, RowStream
+from apex_core.cost.formats.mapping import ModelMapping
+from apex_core.cost.formats.registry import FORMATS, detect_format, reader_for
+from apex_core.cost.model.records import ImportStats, UsageRecord
 from apex_core.errors import ImportFailed
 
-FORMATS: Final = ("auto", "native", "openai-usage", "anthropic-usage", "otel", "trace")
 DEFAULT_TRACE_START: Final = datetime(2025, 1, 1, tzinfo=UTC)
 """Where relative trace clocks (Mooncake ms, BurstGPT seconds) start unless told otherwise."""
 _HEAD_BYTES: Final = 65536
 
-UsageSource = str | os.PathLike[str] | bytes | BinaryIO
+UsageInput = str | os.PathLike[str] | bytes | BinaryIO
+"""What ``read_usage`` reads: a path, the bytes of an upload, or a binary stream."""
 
 
 class ImportResult:
@@ -110,7 +110,7 @@ class ImportResult:
 
 
 def read_usage(
-    source: UsageSource,
+    source: UsageInput,
     *,
     format: str = "auto",
     model_mapping: ModelMapping | str | None = None,
@@ -154,7 +154,7 @@ def read_usage(
         raise
 
 
-def _open_binary(source: UsageSource, source_name: str | None) -> tuple[BinaryIO, str, int | None]:
+def _open_binary(source: UsageInput, source_name: str | None) -> tuple[BinaryIO, str, int | None]:
     if isinstance(source, bytes):
         return io.BytesIO(source), source_name or "<upload>", len(source)
     if isinstance(source, str | os.PathLike):
