@@ -2,19 +2,29 @@
 
 Native CSV is read in blocks straight into canonical tables; every other
 format's records are gathered into canonical tables in stream order. Either
-way :func:`sums.sum_batches` sums them into cells.
+way :func:`~apex_core.cost.columnar.sums.sum_batches` sums them into cells.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
+from typing import BinaryIO, Final
 
-from apex_core.cost.columnar.sums import native_csv_batches, record_batches, sum_batches
+import pyarrow as pa
+
+from apex_core.cost.columnar.blocks import BLOCK_BYTES, read_blocks
+from apex_core.cost.columnar.sums import Batch, sum_batches, sum_block
+from apex_core.cost.columnar.table import BlockRows, read_header, records_table
+from apex_core.cost.formats.context import ImportContext
 from apex_core.cost.formats.importing import ImportResult
 from apex_core.cost.model.cells import UserPeriods
 from apex_core.cost.model.records import UsageRecord
 from apex_core.cost.model.rollup import UsageRollup
+
+RECORD_BATCH_ROWS: Final = 20_000
+"""Records per canonical table when a reader yields records (every format but native CSV)."""
 
 
 def accumulate(
@@ -76,3 +86,38 @@ def accumulate(
         if note not in target.notes:
             target.notes.append(note)
     return target
+
+
+def native_csv_batches(
+    binary: BinaryIO,
+    context: ImportContext,
+    *,
+    threads: int,
+    block_bytes: int = BLOCK_BYTES,
+) -> Iterator[Batch]:
+    """A native CSV stream (positioned at its header) as summed batches, in file order.
+
+    Limits: ``block_bytes`` per block, ``threads`` blocks parsed at once (at
+    most ``threads + 1`` in memory).
+    """
+    layout = read_header(binary, context)
+    return read_blocks(binary, layout, context, sum_block, threads=threads, block_bytes=block_bytes)
+
+
+def record_batches(
+    records: Iterable[UsageRecord], *, rows: int = RECORD_BATCH_ROWS
+) -> Iterator[Batch]:
+    """Records (any reader's) as summed batches of ``rows`` canonical rows, in stream order.
+
+    A row's ``order`` is its place in the stream. The batches carry no
+    accounting (``read`` 0, no rejections): whoever iterates the records counts them.
+    """
+    iterator = iter(records)
+    first = 0
+    while chunk := list(islice(iterator, rows)):
+        table = records_table(chunk).set_column(
+            0, "order", pa.array(range(first, first + len(chunk)), pa.int64())
+        )
+        first += len(chunk)
+        block = BlockRows(table, 0)
+        yield sum_block(block), block

@@ -18,7 +18,8 @@ from typing import Any, Final
 from apex_core.cost.analysis.recommendations import Recommendation, recommend
 from apex_core.cost.model.cells import NO_USAGE, Usage
 from apex_core.cost.model.rollup import UsageRollup
-from apex_core.cost.pricing.book import PriceBook, RateCard
+from apex_core.cost.pricing.book import PriceBook
+from apex_core.cost.pricing.cards import RateCard
 
 DAYS_PER_MONTH: Final = Decimal("30.4375")
 SPIKE_RATIO: Final = 2

@@ -4,7 +4,7 @@ Every reader's rows arrive as canonical tables (:data:`table.CANONICAL`):
 native CSV from :mod:`blocks`, several blocks at once on worker threads,
 each worker also summing its block into partial feature and end-user cells
 (Arrow's hash group-by); every other format's records in batches
-(:func:`record_batches`). The repeat detectors need stream order, so one more
+(:func:`~apex_core.cost.engine.record_batches`). The repeat detectors need stream order, so one more
 thread runs them batch after batch (:mod:`detectors`) on the rows with a
 fingerprint or prefix blocks. Partial cells are merged now and then, so memory
 depends on the number of cells, not rows.
@@ -17,17 +17,14 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from itertools import islice
-from typing import Any, BinaryIO, Final
+from typing import Any, Final
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from apex_core.cost.columnar.blocks import BLOCK_BYTES, read_blocks
 from apex_core.cost.columnar.detectors import RepeatColumns
-from apex_core.cost.columnar.table import BlockRows, read_header, records_table
-from apex_core.cost.formats.context import ImportContext
+from apex_core.cost.columnar.table import BlockRows
 from apex_core.cost.model.cells import (
     FEATURE_COUNTERS,
     USAGE_FIELDS,
@@ -39,7 +36,7 @@ from apex_core.cost.model.cells import (
     UserKey,
     UserPeriods,
 )
-from apex_core.cost.model.records import ImportStats, UsageRecord
+from apex_core.cost.model.records import ImportStats
 from apex_core.cost.model.rollup import (
     MAX_END_USERS,
     MAX_FEATURES,
@@ -63,8 +60,6 @@ _REPEAT_COLUMNS: Final = (
     "block_tokens",
 )  # fmt: skip
 """What the detectors and their cells need of a row."""
-RECORD_BATCH_ROWS: Final = 20_000
-"""Records per canonical table when a reader yields records (every format but native CSV)."""
 _MERGE_EVERY: Final = 32
 """Partial tables kept before they are merged into one (bounds memory on long files)."""
 _EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
@@ -84,41 +79,6 @@ class BlockSums:
 
 Batch = tuple[BlockSums, BlockRows]
 """One batch of canonical rows (with its accounting) and its partial sums."""
-
-
-def native_csv_batches(
-    binary: BinaryIO,
-    context: ImportContext,
-    *,
-    threads: int,
-    block_bytes: int = BLOCK_BYTES,
-) -> Iterator[Batch]:
-    """A native CSV stream (positioned at its header) as summed batches, in file order.
-
-    Limits: ``block_bytes`` per block, ``threads`` blocks parsed at once (at
-    most ``threads + 1`` in memory).
-    """
-    layout = read_header(binary, context)
-    return read_blocks(binary, layout, context, sum_block, threads=threads, block_bytes=block_bytes)
-
-
-def record_batches(
-    records: Iterable[UsageRecord], *, rows: int = RECORD_BATCH_ROWS
-) -> Iterator[Batch]:
-    """Records (any reader's) as summed batches of ``rows`` canonical rows, in stream order.
-
-    A row's ``order`` is its place in the stream. The batches carry no
-    accounting (``read`` 0, no rejections): whoever iterates the records counts them.
-    """
-    iterator = iter(records)
-    first = 0
-    while chunk := list(islice(iterator, rows)):
-        table = records_table(chunk).set_column(
-            0, "order", pa.array(range(first, first + len(chunk)), pa.int64())
-        )
-        first += len(chunk)
-        block = BlockRows(table, 0)
-        yield sum_block(block), block
 
 
 def sum_batches(

@@ -18,7 +18,8 @@ import pytest
 
 from apex_core.cost import PriceBook, UsageRollup, accumulate, analyze, demo_records, read_usage
 from apex_core.cost.columnar.detectors import LastSeen
-from apex_core.cost.columnar.sums import native_csv_batches, sum_batches
+from apex_core.cost.columnar.sums import sum_batches
+from apex_core.cost.engine import native_csv_batches
 from apex_core.cost.formats.native import COLUMNS
 from apex_core.errors import ImportFailed
 

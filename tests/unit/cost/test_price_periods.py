@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from apex_core.cost import PriceBook
 from apex_core.cost.model.cells import PeriodKey, Usage
-from apex_core.cost.pricing.book import RateCard
+from apex_core.cost.pricing.cards import RateCard
 
 USAGE = Usage(
     requests=3, input_tokens=1_200_000, cached_input_tokens=300_000, cache_write_tokens=50_000,

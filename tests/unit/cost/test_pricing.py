@@ -13,7 +13,8 @@ from genai_prices.types import PriceCalculation
 
 from apex_core.cost import PriceBook, UsageRecord, accumulate, analyze, demo_records, read_usage
 from apex_core.cost.model.cells import Usage as CellUsage
-from apex_core.cost.pricing.book import RateCard, load_batch_discounts
+from apex_core.cost.pricing.batch import load_batch_discounts
+from apex_core.cost.pricing.cards import RateCard
 from apex_core.errors import PricingError
 from tests.unit.cost.conftest import fixture
 
