@@ -100,9 +100,7 @@ def analyze(
     unpriced: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
     for key, cell in rollup.cells.items():
         usage = cell.usage
-        cost = book.cost(
-            key.provider, key.model, key.day, usage, batch=key.batch, service_tier=key.service_tier
-        )
+        cost = book.price(key, usage)
         if cost is None:
             unpriced[(key.provider, key.model)].add(Decimal(0), usage, cell.records)
             continue
@@ -193,9 +191,7 @@ def _price_end_users(rollup: UsageRollup, book: PriceBook) -> dict[str, _Tally]:
     by_user: dict[str, _Tally] = defaultdict(_Tally)
     sums: dict[tuple[str, RateCard], Usage] = {}
     for key, cell in rollup.user_cells.items():
-        card = book.rate_card(
-            key.provider, key.model, key.day, batch=key.batch, service_tier=key.service_tier
-        )
+        card = book.card(key)
         if card is None:
             continue
         usage = cell.usage

@@ -138,9 +138,7 @@ def _what_if(
         usage = select(key, cell)
         if usage is None or usage.empty:
             continue
-        current = book.cost(
-            key.provider, key.model, key.day, usage, batch=key.batch, service_tier=key.service_tier
-        )
+        current = book.price(key, usage)
         changed = change(key, usage, cell)
         if current is None or changed is None:
             continue
@@ -185,9 +183,7 @@ def _cheaper_models(
 
     def change(key: FeatureKey, usage: Usage, _: FeatureCell) -> Decimal | None:
         cheaper = substitutes[(key.provider, key.model)]
-        return None if cheaper is None else book.cost(
-            key.provider, cheaper, key.day, usage, batch=key.batch, service_tier=key.service_tier
-        )  # fmt: skip
+        return None if cheaper is None else book.price(key._replace(model=cheaper), usage)
 
     result = []
     for group, values in _what_if(rollup, book, select, change).items():
@@ -234,10 +230,7 @@ def _caching(
             usage, cached_input_tokens=cached, cache_write_tokens=write,
             cache_write_1h_tokens=min(usage.cache_write_1h_tokens, write),
         )  # fmt: skip
-        return book.cost(
-            key.provider, key.model, key.day, with_cache, batch=key.batch,
-            service_tier=key.service_tier,
-        )  # fmt: skip
+        return book.price(key, with_cache)
 
     hits: dict[Group, int] = defaultdict(int)
     for key, cell in rollup.cells.items():
@@ -280,7 +273,7 @@ def _batching(
         return None if key.batch or key.feature not in offline else cell.usage
 
     def change(key: FeatureKey, usage: Usage, _: FeatureCell) -> Decimal | None:
-        return book.cost(key.provider, key.model, key.day, usage, batch=True, service_tier="")
+        return book.price(key._replace(batch=True, service_tier=""), usage)
 
     result = []
     for group, values in _what_if(rollup, book, select, change).items():

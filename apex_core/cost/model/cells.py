@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
-from typing import Final, NamedTuple
+from typing import Final, NamedTuple, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +211,21 @@ class UserKey(NamedTuple):
     end_user: str
     batch: bool
     service_tier: str
+
+
+class PriceKey(Protocol):
+    """What a price depends on; every cell key has it (``PriceBook.price(key, usage)``)."""
+
+    @property
+    def day(self) -> str: ...
+    @property
+    def provider(self) -> str: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def batch(self) -> bool: ...
+    @property
+    def service_tier(self) -> str: ...
 
 
 class PeriodKey(NamedTuple):

@@ -34,7 +34,7 @@ from genai_prices.types import (
     TimeOfDateConstraint,
 )
 
-from apex_core.cost.model.cells import PeriodKey, Usage
+from apex_core.cost.model.cells import PeriodKey, PriceKey, Usage
 from apex_core.cost.pricing.batch import BatchDiscount, load_batch_discounts
 from apex_core.cost.pricing.cards import RateCard, TieredPrice, linear_card
 from apex_core.errors import PricingError
@@ -79,6 +79,19 @@ class PriceBook:
         """USD cost of ``usage``, or ``None`` when the model is unpriced."""
         card = self.rate_card(provider, model, day, batch=batch, service_tier=service_tier)
         return None if card is None else card.cost(usage)
+
+    def price(self, key: PriceKey, usage: Usage) -> Decimal | None:
+        """USD cost of the usage of a cell (or any usage) under ``key``'s model, day and
+        policy, or ``None`` when the model is unpriced: ``book.price(key, cell)``."""
+        return self.cost(
+            key.provider, key.model, key.day, usage, batch=key.batch, service_tier=key.service_tier
+        )
+
+    def card(self, key: PriceKey) -> RateCard | TieredPrice | None:
+        """:meth:`rate_card` of ``key``'s model, day and policy."""
+        return self.rate_card(
+            key.provider, key.model, key.day, batch=key.batch, service_tier=key.service_tier
+        )
 
     def rate_card(
         self, provider: str, model: str, day: str, *, batch: bool = False, service_tier: str = ""
