@@ -101,26 +101,20 @@ class FeatureCell(Usage):
     @classmethod
     def from_counters(cls, values: Sequence[int]) -> FeatureCell:
         """The cell of counters in :data:`FEATURE_COUNTERS` order."""
-        every = _usage(values[0:7])
-        named = dict(zip(FEATURE_COUNTERS[21:], values[21:], strict=True))
+        (requests, input_tokens, cached_input_tokens, cache_write_tokens, cache_write_1h_tokens,
+         output_tokens, reasoning_tokens) = values[0:7]  # fmt: skip
+        (latency_count, latency_sum_ms, latency_max_ms, prefix_requests, prefix_hit_tokens,
+         prefix_write_tokens, records) = values[21:28]  # fmt: skip
         return cls(
-            requests=every.requests,
-            input_tokens=every.input_tokens,
-            cached_input_tokens=every.cached_input_tokens,
-            cache_write_tokens=every.cache_write_tokens,
-            cache_write_1h_tokens=every.cache_write_1h_tokens,
-            output_tokens=every.output_tokens,
-            reasoning_tokens=every.reasoning_tokens,
-            short=_usage(values[7:14]),
-            duplicate=_usage(values[14:21]),
-            latency_count=named["latency_count"],
-            latency_sum_ms=named["latency_sum_ms"],
-            latency_max_ms=named["latency_max_ms"],
-            prefix_requests=named["prefix_requests"],
-            prefix_hit_tokens=named["prefix_hit_tokens"],
-            prefix_write_tokens=named["prefix_write_tokens"],
-            records=named["records"],
-        )
+            requests=requests, input_tokens=input_tokens, cached_input_tokens=cached_input_tokens,
+            cache_write_tokens=cache_write_tokens, cache_write_1h_tokens=cache_write_1h_tokens,
+            output_tokens=output_tokens, reasoning_tokens=reasoning_tokens,
+            short=Usage(*values[7:14]), duplicate=Usage(*values[14:21]),
+            latency_count=latency_count, latency_sum_ms=latency_sum_ms,
+            latency_max_ms=latency_max_ms, prefix_requests=prefix_requests,
+            prefix_hit_tokens=prefix_hit_tokens, prefix_write_tokens=prefix_write_tokens,
+            records=records,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,29 +135,8 @@ class UserCell(Usage):
 
     @classmethod
     def from_counters(cls, values: Sequence[int]) -> UserCell:
-        """The cell of counters in :data:`USER_COUNTERS` order."""
-        every = _usage(values[0:7])
-        return cls(
-            requests=every.requests,
-            input_tokens=every.input_tokens,
-            cached_input_tokens=every.cached_input_tokens,
-            cache_write_tokens=every.cache_write_tokens,
-            cache_write_1h_tokens=every.cache_write_1h_tokens,
-            output_tokens=every.output_tokens,
-            reasoning_tokens=every.reasoning_tokens,
-            records=values[7],
-        )
-
-
-def _usage(values: Sequence[int]) -> Usage:
-    """Seven counts in :data:`USAGE_FIELDS` order."""
-    (requests, input_tokens, cached_input_tokens, cache_write_tokens, cache_write_1h_tokens,
-     output_tokens, reasoning_tokens) = values  # fmt: skip
-    return Usage(
-        requests=requests, input_tokens=input_tokens, cached_input_tokens=cached_input_tokens,
-        cache_write_tokens=cache_write_tokens, cache_write_1h_tokens=cache_write_1h_tokens,
-        output_tokens=output_tokens, reasoning_tokens=reasoning_tokens,
-    )  # fmt: skip
+        """The cell of counters in :data:`USER_COUNTERS` order (its fields' order)."""
+        return cls(*values)
 
 
 def _counts(usage: Usage) -> tuple[int, ...]:
@@ -186,8 +159,8 @@ FEATURE_COUNTERS: Final = (
     "records",
 )
 """A feature cell's counters by name, in the stored order (``apex.usage_rollup.v1``)."""
-USER_COUNTERS: Final = (*USAGE_FIELDS, "records")
-"""An end-user cell's counters by name, in the stored order."""
+USER_COUNTERS: Final = tuple(f.name for f in fields(UserCell))
+"""An end-user cell's counters by name (its fields), in the stored order."""
 
 
 class FeatureKey(NamedTuple):
