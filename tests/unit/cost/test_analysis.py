@@ -16,7 +16,7 @@ from apex_core.cost import (
     demo_records,
     render_markdown,
 )
-from apex_core.cost.analysis import usd
+from apex_core.cost.analysis.analyze import usd
 
 MONDAY = datetime(2025, 3, 3, 12, tzinfo=UTC)
 
@@ -75,13 +75,31 @@ def test_end_user_costs_equal_pricing_every_end_user_cell_on_its_own() -> None:
     book = PriceBook()
     expected: dict[str, Decimal] = defaultdict(Decimal)
     requests: dict[str, int] = defaultdict(int)
-    for (day, provider, model, user, batch, tier), cell in rollup.user_cells.items():
-        cost = book.cost(provider, model, day, cell[:7], batch=batch, service_tier=tier)
+    for key, cell in rollup.user_cells.items():
+        cost = book.price(key, cell)
         assert cost is not None
-        expected[user] += cost
-        requests[user] += cell[0]
+        expected[key.end_user] += cost
+        requests[key.end_user] += cell.requests
     by_user = analyze(rollup, top=1000).to_json()["by_end_user"]
     assert {entry["end_user"]: entry["cost_usd"] for entry in by_user} == {
         user: usd(cost) for user, cost in expected.items()
     }
     assert {entry["end_user"]: entry["requests"] for entry in by_user} == requests
+
+
+def test_a_question_over_the_named_cells_gets_the_analysis_figures() -> None:
+    # how a query reads a roll-up: group cells by key fields, price each by its key
+    rollup = accumulate(demo_records("query", now=MONDAY))
+    book = PriceBook()
+    cost: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    cached: dict[tuple[str, str], int] = defaultdict(int)
+    for key, cell in rollup.cells.items():
+        priced = book.price(key, cell)
+        if priced is not None:
+            cost[(key.provider, key.model)] += priced
+            cached[(key.provider, key.model)] += cell.cached_input_tokens
+    by_model = analyze(rollup, prices=book).to_json()["by_model"]
+    assert len(by_model) > 3
+    assert {
+        (e["provider"], e["model"]): (e["cost_usd"], e["cached_input_tokens"]) for e in by_model
+    } == {pair: (usd(total), cached[pair]) for pair, total in cost.items()}

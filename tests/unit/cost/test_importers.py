@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from apex_core.cost import BadModelMapping, UsageRecord, read_usage
+from apex_core.cost import BadModelMapping, UsageRecord, accumulate, read_usage
 from tests.unit.cost.conftest import fixture, shared_trace
 
 BURST_MAPPING = "ChatGPT=openai:gpt-3.5-turbo,GPT-4=openai:gpt-4"
@@ -135,3 +135,16 @@ def test_uploaded_bytes_import_like_a_file() -> None:
     records = list(result)
     assert len(records) == 2
     assert records[0].source == "upload.csv"
+
+
+def test_a_trace_started_at_a_local_time_is_rolled_up_by_utc_day() -> None:
+    # 00:30 at +02:00 is 22:30 UTC the day before: roll-up days are UTC days, as for
+    # every other format (the first BurstGPT request is 5 s after the trace start)
+    start = datetime.fromisoformat("2025-01-01T00:30:00+02:00")
+    path = shared_trace("burstgpt/BurstGPT_1_first400.csv")
+    rollup = accumulate(read_usage(path, model_mapping=BURST_MAPPING, trace_start=start))
+    assert rollup.first_seen == datetime(2024, 12, 31, 22, 30, 5, tzinfo=UTC)
+    assert rollup.first_day == "2024-12-31"
+    days = {key.day for key in rollup.cells}
+    assert days == {"2024-12-31", "2025-01-01"}
+    assert rollup.usage.requests == 400
