@@ -6,20 +6,23 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
-from importlib import import_module
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
-from apex_core.cost.errors import BadModelMapping
-from apex_core.cost.importing import DEFAULT_TRACE_START, FORMATS, ImportResult, read_usage
-from apex_core.cost.mapping import ModelMapping
-from apex_core.cost.rollup import PeriodKey, UsageRollup, accumulate
+from apex_core.cost import (
+    FORMATS,
+    BadModelMapping,
+    ImportResult,
+    ModelMapping,
+    PriceBook,
+    UsageRollup,
+    accumulate,
+    analyze,
+    read_usage,
+    render_markdown,
+)
+from apex_core.cost.formats.importing import DEFAULT_TRACE_START
 from apex_core.errors import ApexError
-
-if TYPE_CHECKING:
-    from apex_core.cost.pricing import PriceBook
 
 PROGRESS_MIN_BYTES: Final = 8 * 1024 * 1024
 EXIT_USAGE: Final = 2
@@ -87,22 +90,15 @@ def run(args: argparse.Namespace) -> int:
         return _usage_error(f"--jobs: expected a number of cores >= 1, got {args.jobs}")
     rollup = UsageRollup()
     show_progress = not args.no_progress and sys.stderr.isatty()
-    # genai-prices and the analysis load on their own thread while the files are read.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="apex-prices") as loader:
-        book = loader.submit(_load_price_book)
-        for path in args.files:
-            result = read_usage(
-                path, format=args.format, model_mapping=mapping, trace_start=trace_start
-            )
-            try:
-                _accumulate_with_progress(result, rollup, show_progress, args.jobs, book)
-            except BadModelMapping as exc:
-                return _usage_error(exc.message)
-        prices = book.result()
-    # Loaded by now, on the loader's thread: these imports only bind the names.
-    from apex_core.cost.analysis import analyze  # noqa: PLC0415
-    from apex_core.cost.report import render_markdown  # noqa: PLC0415
-
+    prices = PriceBook()
+    for path in args.files:
+        result = read_usage(
+            path, format=args.format, model_mapping=mapping, trace_start=trace_start
+        )
+        try:
+            _accumulate_with_progress(result, rollup, show_progress, args.jobs, prices)
+        except BadModelMapping as exc:
+            return _usage_error(exc.message)
     features = [name.strip() for name in args.latency_insensitive.split(",") if name.strip()]
     analysis = analyze(rollup, prices=prices, latency_insensitive_features=features)
     if args.json:
@@ -111,14 +107,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(render_markdown(analysis))
     return 0
-
-
-def _load_price_book() -> PriceBook:
-    """Import the pricing and analysis modules (genai-prices' table), then a price book."""
-    import_module("apex_core.cost.analysis")
-    import_module("apex_core.cost.report")
-    book: PriceBook = import_module("apex_core.cost.pricing").PriceBook()
-    return book
 
 
 def _usage_error(message: str) -> int:
@@ -144,7 +132,7 @@ def _accumulate_with_progress(
     rollup: UsageRollup,
     show: bool,
     threads: int,
-    book: Future[PriceBook],
+    book: PriceBook,
 ) -> None:
     """Accumulate ``result``, with a byte-progress bar on stderr for large files.
 
@@ -153,11 +141,8 @@ def _accumulate_with_progress(
     """
     total = result.total_bytes
 
-    def periods(keys: Iterable[PeriodKey]) -> dict[PeriodKey, str]:
-        return book.result().price_periods(keys)
-
     if not show or total is None or total < PROGRESS_MIN_BYTES:
-        accumulate(result, rollup, threads=threads, user_periods=periods)
+        accumulate(result, rollup, threads=threads, user_periods=book.price_periods)
         return
     from rich.console import Console  # noqa: PLC0415 - 0.2 s of imports, only for a terminal
     from rich.progress import (  # noqa: PLC0415
@@ -175,7 +160,7 @@ def _accumulate_with_progress(
             result,
             rollup,
             threads=threads,
-            user_periods=periods,
+            user_periods=book.price_periods,
             on_progress=lambda done: progress.update(task, completed=done),
         )
         progress.update(task, completed=total)

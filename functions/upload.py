@@ -11,11 +11,9 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 from apex_core.cost import FORMATS, ImportResult, ModelMapping, UsageRollup, read_usage
-from apex_core.cost.rollup import ALL
 from apex_core.env import Env
 from apex_core.errors import AuthenticationError
 from apex_core.protocol import token_from_authorization
@@ -184,9 +182,9 @@ def summary(
             {"line": r.line, "reason": r.reason, "detail": r.detail, "where": r.where}
             for r in rows.examples[:MAX_REJECTIONS_SHOWN]
         ],
-        "requests": sum(cell[ALL] for cell in rollup.cells.values()),
-        "first_day": _day(rollup.first_seen),
-        "last_day": _day(rollup.last_seen),
+        "requests": rollup.usage.requests,
+        "first_day": rollup.first_day,
+        "last_day": rollup.last_day,
         "models": models,
         "notes": list(rollup.notes),
     }
@@ -212,7 +210,3 @@ def model_hint(message: str) -> str:
         f"{message}. Over HTTP the mapping is the 'model' query parameter or form field, "
         f"e.g. ?{MAPPING_EXAMPLE}"
     )
-
-
-def _day(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(UTC).date().isoformat()

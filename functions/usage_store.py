@@ -37,7 +37,6 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from apex_core import names
 from apex_core.cost import BadRollup, UsageRollup
-from apex_core.cost.rollup import ALL
 from apex_core.errors import ApexError
 from apex_core.google_errors import translated
 
@@ -236,11 +235,11 @@ class UsageStore:
             "format": ROLLUP_FORMAT,
             "chunk_count": len(pieces),
             "cells": len(rollup.cells),
-            "requests": sum(cell[ALL] for cell in rollup.cells.values()),
+            "requests": rollup.usage.requests,
             "rows_imported": rollup.rows.imported,
             "rows_rejected": rollup.rows.rejected,
-            "first_day": _day(rollup.first_seen),
-            "last_day": _day(rollup.last_seen),
+            "first_day": rollup.first_day,
+            "last_day": rollup.last_day,
             "created_at": datetime.now(UTC),
         }
         if usage_format is not None:
@@ -296,7 +295,3 @@ class UsageStore:
         raise StoredUsageInvalid(
             f"the demo upload of user {self.user_id} exists but could not be read; try again"
         )
-
-
-def _day(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(UTC).date().isoformat()

@@ -25,56 +25,32 @@ Two stages, so stored data stays small and mergeable (Firestore docs < 1 MiB):
 ``demo_records(seed, now=...)`` generates a deterministic month of usage that
 exercises every recommendation. Formats: docs/USAGE_FORMATS.md; pricing and
 what-if rules: docs/COST_ENGINE.md.
+
+The stages are subpackages; imports flow one way (checked by ``lint-imports``):
+
+* :mod:`~apex_core.cost.model` — records, named cells, the roll-up;
+* :mod:`~apex_core.cost.formats` — the format registry (detection + readers) and ``read_usage``;
+* :mod:`~apex_core.cost.columnar` — canonical tables, native CSV blocks, sums, repeat detectors;
+* :mod:`~apex_core.cost.engine` — ``accumulate``: any import through the columnar sums;
+* :mod:`~apex_core.cost.pricing` — genai-prices rate cards;
+* :mod:`~apex_core.cost.analysis` — breakdowns, recommendations, the Markdown report.
 """
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from apex_core.cost.analysis import Analysis, analyze
-    from apex_core.cost.demo import demo_records
-    from apex_core.cost.errors import BadModelMapping, BadRollup, UnknownUsageFormat
-    from apex_core.cost.importing import FORMATS, ImportResult, ImportStats, read_usage
-    from apex_core.cost.mapping import BilledModel, ModelMapping
-    from apex_core.cost.pricing import PriceBook
-    from apex_core.cost.recommendations import Recommendation
-    from apex_core.cost.records import Rejection, UsageRecord
-    from apex_core.cost.report import render_markdown
-    from apex_core.cost.rollup import UsageRollup, accumulate
-
-_HOMES = {
-    "Analysis": "analysis",
-    "analyze": "analysis",
-    "demo_records": "demo",
-    "BadModelMapping": "errors",
-    "BadRollup": "errors",
-    "UnknownUsageFormat": "errors",
-    "FORMATS": "importing",
-    "ImportResult": "importing",
-    "ImportStats": "importing",
-    "read_usage": "importing",
-    "BilledModel": "mapping",
-    "ModelMapping": "mapping",
-    "PriceBook": "pricing",
-    "Recommendation": "recommendations",
-    "Rejection": "records",
-    "UsageRecord": "records",
-    "render_markdown": "report",
-    "UsageRollup": "rollup",
-    "accumulate": "rollup",
-}
-"""Where each public name lives. Imported on first use (PEP 562): reading a file
-need not load genai-prices, so ``apex analyze`` can read while prices load."""
-
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'apex_core.cost' has no attribute {name!r}")
-    return getattr(import_module(f"apex_core.cost.{home}"), name)
-
+from apex_core.cost.analysis.analyze import Analysis, analyze
+from apex_core.cost.analysis.recommendations import Recommendation
+from apex_core.cost.analysis.report import render_markdown
+from apex_core.cost.engine import accumulate
+from apex_core.cost.errors import BadModelMapping, BadRollup, UnknownUsageFormat
+from apex_core.cost.formats.demo import demo_records
+from apex_core.cost.formats.importing import ImportResult, read_usage
+from apex_core.cost.formats.mapping import BilledModel, ModelMapping
+from apex_core.cost.formats.registry import FORMATS
+from apex_core.cost.model.cells import FeatureCell, FeatureKey, PeriodKey, Usage, UserCell, UserKey
+from apex_core.cost.model.records import ImportStats, Rejection, UsageRecord
+from apex_core.cost.model.rollup import UsageRollup
+from apex_core.cost.pricing.book import PriceBook
 
 __all__ = [
     "FORMATS",
@@ -82,15 +58,21 @@ __all__ = [
     "BadModelMapping",
     "BadRollup",
     "BilledModel",
+    "FeatureCell",
+    "FeatureKey",
     "ImportResult",
     "ImportStats",
     "ModelMapping",
+    "PeriodKey",
     "PriceBook",
     "Recommendation",
     "Rejection",
     "UnknownUsageFormat",
+    "Usage",
     "UsageRecord",
     "UsageRollup",
+    "UserCell",
+    "UserKey",
     "accumulate",
     "analyze",
     "demo_records",

@@ -24,6 +24,7 @@ from google.cloud import firestore
 
 from apex_core import names
 from apex_core.cost import accumulate, read_usage
+from apex_core.cost.model.cells import FeatureCell, FeatureKey
 from apex_core.identity import AuthSettings, TokenVerifier, new_demo_user_id
 from emulators.processes import Child, ProcessGroup, free_port, tcp_ready
 from emulators.stack import REPO_ROOT, function_argv
@@ -43,7 +44,6 @@ BURSTGPT = SHARED_DATA / "burstgpt" / "BurstGPT_1_first400.csv"
 BURSTGPT_MAPPING = "ChatGPT=openai:gpt-3.5-turbo,GPT-4=openai:gpt-4"
 ALLOWED_ORIGIN = "http://127.0.0.1:8080"
 OTHER_ORIGIN = "https://evil.example"
-CACHED_INPUT, CACHE_WRITE = 2, 3  # counter offsets of a roll-up cell (apex_core.cost.rollup)
 
 
 @dataclass(frozen=True)
@@ -156,7 +156,7 @@ def _fixture(name: str) -> bytes:
     return (USAGE_FIXTURES / name).read_bytes()
 
 
-def _local_rollup_cells(data: bytes, model: str | None = None) -> dict[Any, list[int]]:
+def _local_rollup_cells(data: bytes, model: str | None = None) -> dict[FeatureKey, FeatureCell]:
     return accumulate(read_usage(data, model_mapping=model)).cells
 
 
@@ -195,7 +195,7 @@ def test_openai_export_with_cached_tokens_is_stored_as_a_rollup(
     )
     stored = store.load_rollup()
     assert stored.cells == _local_rollup_cells(data)
-    assert sum(cell[CACHED_INPUT] for cell in stored.cells.values()) == 400_000
+    assert stored.usage.cached_input_tokens == 400_000
 
 
 def test_anthropic_report_with_cache_writes_through_the_lb_path(
@@ -215,7 +215,7 @@ def test_anthropic_report_with_cache_writes_through_the_lb_path(
     ]
     stored = UsageStore(db, user).load_rollup()
     assert stored.cells == _local_rollup_cells(data)
-    assert sum(cell[CACHE_WRITE] for cell in stored.cells.values()) == 500_000
+    assert stored.usage.cache_write_tokens == 500_000
 
 
 def test_burstgpt_trace_with_a_mapping_and_a_demo_session_token(

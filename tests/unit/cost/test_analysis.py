@@ -16,7 +16,7 @@ from apex_core.cost import (
     demo_records,
     render_markdown,
 )
-from apex_core.cost.analysis import usd
+from apex_core.cost.analysis.analyze import usd
 
 MONDAY = datetime(2025, 3, 3, 12, tzinfo=UTC)
 
@@ -75,11 +75,13 @@ def test_end_user_costs_equal_pricing_every_end_user_cell_on_its_own() -> None:
     book = PriceBook()
     expected: dict[str, Decimal] = defaultdict(Decimal)
     requests: dict[str, int] = defaultdict(int)
-    for (day, provider, model, user, batch, tier), cell in rollup.user_cells.items():
-        cost = book.cost(provider, model, day, cell[:7], batch=batch, service_tier=tier)
+    for key, cell in rollup.user_cells.items():
+        cost = book.cost(
+            key.provider, key.model, key.day, cell, batch=key.batch, service_tier=key.service_tier
+        )
         assert cost is not None
-        expected[user] += cost
-        requests[user] += cell[0]
+        expected[key.end_user] += cost
+        requests[key.end_user] += cell.requests
     by_user = analyze(rollup, top=1000).to_json()["by_end_user"]
     assert {entry["end_user"]: entry["cost_usd"] for entry in by_user} == {
         user: usd(cost) for user, cost in expected.items()

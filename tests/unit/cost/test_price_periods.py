@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from apex_core.cost import PriceBook
-from apex_core.cost.pricing import PeriodKey, RateCard
+from apex_core.cost.model.cells import PeriodKey, Usage
+from apex_core.cost.pricing.cards import RateCard
 
-USAGE = (3, 1_200_000, 300_000, 50_000, 10_000, 400_000, 0)
+USAGE = Usage(
+    requests=3, input_tokens=1_200_000, cached_input_tokens=300_000, cache_write_tokens=50_000,
+    cache_write_1h_tokens=10_000, output_tokens=400_000,
+)  # fmt: skip
 
 
 def _keys(
     provider: str, model: str, days: list[str], *, batch: bool = False, tier: str = ""
 ) -> list[PeriodKey]:
-    return [(day, provider, model, batch, tier) for day in days]
+    return [PeriodKey(day, provider, model, batch, tier) for day in days]
 
 
 def test_a_price_change_inside_the_range_splits_it_into_two_periods() -> None:

@@ -7,11 +7,14 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from genai_prices import Usage, calc_price
+from genai_prices import Usage as PricedUsage
+from genai_prices import calc_price
 from genai_prices.types import PriceCalculation
 
 from apex_core.cost import PriceBook, UsageRecord, accumulate, analyze, demo_records, read_usage
-from apex_core.cost.pricing import RateCard, load_batch_discounts
+from apex_core.cost.model.cells import Usage as CellUsage
+from apex_core.cost.pricing.batch import load_batch_discounts
+from apex_core.cost.pricing.cards import RateCard
 from apex_core.errors import PricingError
 from tests.unit.cost.conftest import fixture
 
@@ -28,19 +31,19 @@ DAY = datetime(2025, 3, 1, tzinfo=UTC)
 @pytest.mark.parametrize(
     ("provider", "model", "usage", "published"),
     [
-        ("openai", "gpt-4o", Usage(input_tokens=M), GPT_4O["input"]),
-        ("openai", "gpt-4o", Usage(input_tokens=M, cache_read_tokens=M), GPT_4O["cached"]),
-        ("openai", "gpt-4o", Usage(output_tokens=M), GPT_4O["output"]),
-        ("anthropic", "claude-3-5-sonnet-20241022", Usage(input_tokens=M), SONNET_35["input"]),
+        ("openai", "gpt-4o", PricedUsage(input_tokens=M), GPT_4O["input"]),
+        ("openai", "gpt-4o", PricedUsage(input_tokens=M, cache_read_tokens=M), GPT_4O["cached"]),
+        ("openai", "gpt-4o", PricedUsage(output_tokens=M), GPT_4O["output"]),
+        ("anthropic", "claude-3-5-sonnet-20241022", PricedUsage(input_tokens=M), SONNET_35["input"]),
         ("anthropic", "claude-3-5-sonnet-20241022",
-         Usage(input_tokens=M, cache_write_tokens=M), SONNET_35["write_5m"]),
+         PricedUsage(input_tokens=M, cache_write_tokens=M), SONNET_35["write_5m"]),
         ("anthropic", "claude-3-5-sonnet-20241022",
-         Usage(input_tokens=M, cache_read_tokens=M), SONNET_35["read"]),
-        ("anthropic", "claude-3-5-sonnet-20241022", Usage(output_tokens=M), SONNET_35["output"]),
+         PricedUsage(input_tokens=M, cache_read_tokens=M), SONNET_35["read"]),
+        ("anthropic", "claude-3-5-sonnet-20241022", PricedUsage(output_tokens=M), SONNET_35["output"]),
     ],
 )  # fmt: skip
 def test_genai_prices_data_agrees_with_published_prices(
-    provider: str, model: str, usage: Usage, published: float
+    provider: str, model: str, usage: PricedUsage, published: float
 ) -> None:
     price = calc_price(usage, model, provider_id=provider, genai_request_timestamp=DAY)
     assert float(price.total_price) == pytest.approx(published)
@@ -110,7 +113,7 @@ def test_unknown_model_is_unpriced_with_its_tokens_never_zero_dollars() -> None:
 
 def test_batch_uses_genai_prices_variant_when_it_is_active() -> None:
     book = PriceBook()
-    usage = (1, M, 0, 0, 0, M, 0)
+    usage = CellUsage(requests=1, input_tokens=M, output_tokens=M)
     # genai-prices 0.2.3 has gpt-4o batch prices from 2026-10-14: $1.25/M in, $5/M out
     assert book.cost("openai", "gpt-4o", "2026-11-01", usage, batch=True) == Decimal("6.25")
     assert "openai" not in book.fallback_batch_providers
@@ -121,15 +124,24 @@ def test_batch_uses_genai_prices_variant_when_it_is_active() -> None:
 
 def test_batch_of_a_provider_without_any_batch_price_is_unpriced() -> None:
     book = PriceBook(batch_discounts={})
-    assert book.cost("openai", "gpt-4o", "2025-03-01", (1, M, 0, 0, 0, M, 0), batch=True) is None
+    assert (
+        book.cost(
+            "openai",
+            "gpt-4o",
+            "2025-03-01",
+            CellUsage(requests=1, input_tokens=M, output_tokens=M),
+            batch=True,
+        )
+        is None
+    )
 
 
 def test_tiered_model_pays_the_tier_of_its_average_request() -> None:
     # gemini-2.5-pro, published: $1.25/M in and $10/M out up to 200k prompt tokens,
     # $2.50/M in and $15/M out above.
     book = PriceBook()
-    small = (4, 4 * 100_000, 0, 0, 0, 4 * 1000, 0)  # 100k-token prompts
-    large = (2, 2 * 300_000, 0, 0, 0, 2 * 1000, 0)  # 300k-token prompts
+    small = CellUsage(requests=4, input_tokens=4 * 100_000, output_tokens=4 * 1000)  # 100k prompts
+    large = CellUsage(requests=2, input_tokens=2 * 300_000, output_tokens=2 * 1000)  # 300k prompts
     cost_small = book.cost("google", "gemini-2.5-pro", "2025-08-01", small)
     cost_large = book.cost("google", "gemini-2.5-pro", "2025-08-01", large)
     assert cost_small == pytest.approx(Decimal((400_000 * 1.25 + 4000 * 10) / M))
@@ -210,11 +222,11 @@ def test_genai_prices_is_asked_once_per_span_of_unchanged_prices(
 ) -> None:
     calls: list[str] = []
 
-    def counting(usage: Usage, model: str, **kwargs: Any) -> PriceCalculation:
+    def counting(usage: PricedUsage, model: str, **kwargs: Any) -> PriceCalculation:
         calls.append(model)
         return calc_price(usage, model, **kwargs)
 
-    monkeypatch.setattr("apex_core.cost.pricing.calc_price", counting)
+    monkeypatch.setattr("apex_core.cost.pricing.book.calc_price", counting)
     book = PriceBook()
     for day in range(1, 31):  # o3's price changes on 2025-06-10: two spans
         book.rate_card("openai", "o3", f"2025-06-{day:02d}")
@@ -233,9 +245,9 @@ def test_tiered_cards_switch_tier_exactly_where_genai_prices_does() -> None:
     # gemini-1.5-flash: prompts above 128,000 tokens pay the higher tier for the whole request
     book = PriceBook()
     for prompt in (0, 1, 127_999, 128_000, 128_001, 500_000):
-        usage = (1, prompt, 0, 0, 0, 1000, 0)
+        usage = CellUsage(requests=1, input_tokens=prompt, output_tokens=1000)
         expected = calc_price(
-            Usage(input_tokens=prompt, output_tokens=1000), "gemini-1.5-flash",
+            PricedUsage(input_tokens=prompt, output_tokens=1000), "gemini-1.5-flash",
             provider_id="google", genai_request_timestamp=DAY,
         ).total_price  # fmt: skip
         assert book.cost("google", "gemini-1.5-flash", "2025-03-01", usage) == expected

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from apex_core.cost import BadRollup, UsageRecord, UsageRollup, accumulate, demo_records
-from apex_core.cost.rollup import MAX_END_USERS, OTHER
+from apex_core.cost.model.cells import FeatureKey, Usage, UserKey
+from apex_core.cost.model.rollup import MAX_END_USERS, OTHER
 
 NOW = datetime(2025, 4, 1, tzinfo=UTC)
 
@@ -77,7 +78,38 @@ def test_end_users_are_bounded_and_totals_conserved() -> None:
         for i in range(MAX_END_USERS + 500)
     ]
     rollup = accumulate(records)
-    users = {key[3] for key in rollup.user_cells}
+    users = {key.end_user for key in rollup.user_cells}
     assert len(users) == MAX_END_USERS + 1
     assert OTHER in users
-    assert sum(cell[1] for cell in rollup.cells.values()) == 10 * len(records)
+    assert rollup.usage.input_tokens == 10 * len(records)
+
+
+STORED_V1_CHUNK = {
+    "schema": "apex.usage_rollup.v1", "first_seen": "2025-03-01T12:00:00+00:00",
+    "last_seen": "2025-03-01T13:00:00+00:00", "daily_buckets": False,
+    "rows": {"read": 2, "imported": 2, "rejected": 0, "reasons": {}, "examples": []},
+    "notes": [], "chunk": 0, "chunks": 1,
+    "cells": ['["2025-03-01","openai","gpt-4o","chat",false,"",2,2400,200,300,50,600,20,1,1200,'
+              '200,300,50,100,20,1,1200,0,0,0,500,0,2,950,700,0,0,0,2]'],
+    "user_cells": ['["2025-03-01","openai","gpt-4o","ann",false,"",1,1200,200,300,50,100,20,1]',
+                   '["2025-03-01","openai","gpt-4o","bob",false,"",1,1200,0,0,0,500,0,1]'],
+}  # fmt: skip
+"""A chunk as the engine stored it before cells had names (two gpt-4o requests, the
+second a duplicate of the first): stored roll-ups must stay readable."""
+
+
+def test_a_stored_v1_chunk_reads_into_named_cells_and_is_written_back_the_same() -> None:
+    rollup = UsageRollup.from_chunks([STORED_V1_CHUNK])
+    key = FeatureKey("2025-03-01", "openai", "gpt-4o", "chat", False, "")
+    cell = rollup.cells[key]
+    assert (cell.requests, cell.input_tokens, cell.cached_input_tokens) == (2, 2400, 200)
+    assert (cell.cache_write_tokens, cell.cache_write_1h_tokens) == (300, 50)
+    assert (cell.output_tokens, cell.reasoning_tokens, cell.records) == (600, 20, 2)
+    assert cell.short == Usage(1, 1200, 200, 300, 50, 100, 20)
+    assert cell.duplicate == Usage(requests=1, input_tokens=1200, output_tokens=500)
+    assert (cell.latency_count, cell.latency_sum_ms, cell.latency_max_ms) == (2, 950, 700)
+    bob = rollup.user_cells[UserKey("2025-03-01", "openai", "gpt-4o", "bob", False, "")]
+    assert (bob.requests, bob.output_tokens, bob.records) == (1, 500, 1)
+    assert rollup.usage == Usage(2, 2400, 200, 300, 50, 600, 20)
+    assert (rollup.first_day, rollup.last_day) == ("2025-03-01", "2025-03-01")
+    assert rollup.to_chunks() == [STORED_V1_CHUNK]

@@ -5,24 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from apex_core.cost import UsageRollup
-from apex_core.cost.rollup import ALL
 from apex_core.protocol import RunRequest
 from functions.usage_store import UploadInfo, UsageOverview
 
 
 def upload_info(upload_id: str, rollup: UsageRollup, kind: str = "upload") -> UploadInfo:
-    first, last = rollup.first_seen, rollup.last_seen
     return UploadInfo(
         upload_id=upload_id,
         kind=kind,
         source="memory",
         chunk_count=1,
         cells=len(rollup.cells),
-        requests=sum(cell[ALL] for cell in rollup.cells.values()),
+        requests=rollup.usage.requests,
         rows_imported=rollup.rows.imported,
         rows_rejected=rollup.rows.rejected,
-        first_day=first.date().isoformat() if first else None,
-        last_day=last.date().isoformat() if last else None,
+        first_day=rollup.first_day,
+        last_day=rollup.last_day,
     )
 
 

@@ -161,15 +161,16 @@ def test_the_checkpoint_ends_the_run_with_one_agent_error(
 
 
 def test_a_failing_tool_is_reported_and_fails_the_run() -> None:
-    rollup = UsageRollup()
-    rollup.add(
-        UsageRecord(
-            timestamp=datetime(2025, 5, 1, tzinfo=UTC),
-            provider="openai",
-            model="gpt-4o",
-            input_tokens=5,
-            output_tokens=1,
-        )
+    rollup = accumulate(
+        [
+            UsageRecord(
+                timestamp=datetime(2025, 5, 1, tzinfo=UTC),
+                provider="openai",
+                model="gpt-4o",
+                input_tokens=5,
+                output_tokens=1,
+            )
+        ]
     )
 
     class BrokenUsage(MemoryUsage):

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from apex_core.cost.demo import demo_records
+from apex_core.cost.formats.demo import demo_records
 from apex_core.query.name_index import match_phrase, snapshot_base
 from apex_core.query.text import name_key, tokenize
 from apex_core.query.vocabulary import Vocabulary, find_names

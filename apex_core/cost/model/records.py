@@ -9,12 +9,15 @@ uncached input separately, so its importers add the three together.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 PREFIX_BLOCK_TOKENS: Final = 512
 """Default size of one prefix block (Mooncake's trace uses 512-token blocks)."""
+MAX_KEPT_REJECTIONS: Final = 50
 
 
 class RowRejected(ValueError):
@@ -58,6 +61,43 @@ class Rejection:
             "where": self.where,
             "reason": self.reason,
             "detail": self.detail,
+        }
+
+
+@dataclass(slots=True)
+class ImportStats:
+    """Row accounting of one or more imports: read = imported + rejected."""
+
+    read: int = 0
+    imported: int = 0
+    rejected: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    examples: list[Rejection] = field(default_factory=list)
+
+    def add_rejection(self, rejection: Rejection) -> None:
+        """Count a rejected row; keep the first few in full for the report."""
+        self.rejected += 1
+        self.reasons[rejection.reason] += 1
+        if len(self.examples) < MAX_KEPT_REJECTIONS:
+            self.examples.append(rejection)
+
+    def merge(self, other: ImportStats) -> None:
+        """Add another import's counts to these."""
+        self.read += other.read
+        self.imported += other.imported
+        self.rejected += other.rejected
+        self.reasons.update(other.reasons)
+        room = MAX_KEPT_REJECTIONS - len(self.examples)
+        self.examples.extend(other.examples[: max(room, 0)])
+
+    def to_json(self) -> dict[str, object]:
+        """``{read, imported, rejected, reasons: {reason: count}, examples: [...]}``."""
+        return {
+            "read": self.read,
+            "imported": self.imported,
+            "rejected": self.rejected,
+            "reasons": dict(sorted(self.reasons.items())),
+            "examples": [rejection.to_json() for rejection in self.examples],
         }
 
 
@@ -108,30 +148,69 @@ COUNT_FIELDS: Final = (
 """The record's counts, in the order a row is checked (each must be >= 0)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Invariant:
+    """A rule every record's counts obey, with the rejection reason when one does not.
+
+    ``holds`` reads the counts by name, so it takes a record (one bool) or columns
+    of counts (NumPy arrays: a mask): the record check and the columnar reader's
+    check of a whole block are the same rules.
+    """
+
+    reason: str
+    holds: Callable[[Any], Any]
+    explain: Callable[[UsageRecord], str]
+
+
+INVARIANTS: Final = (
+    Invariant(
+        "cached tokens exceed input_tokens",
+        lambda c: c.cached_input_tokens + c.cache_write_tokens <= c.input_tokens,
+        lambda r: (
+            f"cached_input_tokens ({r.cached_input_tokens}) + cache_write_tokens "
+            f"({r.cache_write_tokens}) exceed input_tokens ({r.input_tokens}); "
+            "input_tokens must be the total prompt size including cached tokens"
+        ),
+    ),
+    Invariant(
+        "cache_write_1h_tokens exceed cache_write_tokens",
+        lambda c: c.cache_write_1h_tokens <= c.cache_write_tokens,
+        lambda r: (
+            f"cache_write_1h_tokens ({r.cache_write_1h_tokens}) > cache_write_tokens "
+            f"({r.cache_write_tokens})"
+        ),
+    ),
+    Invariant(
+        "reasoning_tokens exceed output_tokens",
+        lambda c: c.reasoning_tokens <= c.output_tokens,
+        lambda r: (
+            f"reasoning_tokens ({r.reasoning_tokens}) > output_tokens "
+            f"({r.output_tokens}); output_tokens must include reasoning tokens"
+        ),
+    ),
+)
+"""How a record's counts relate, besides each being >= 0 (:data:`COUNT_FIELDS`)."""
+
+
+def counts_hold(counts: Any) -> Any:
+    """Every count >= 0 and every :data:`INVARIANTS` rule holds: for a record a bool, for
+    columns of counts (NumPy arrays, by name) the mask of rows where they do."""
+    holds = counts.input_tokens >= 0
+    for name in COUNT_FIELDS[1:]:
+        holds = holds & (getattr(counts, name) >= 0)
+    for invariant in INVARIANTS:
+        holds = holds & invariant.holds(counts)
+    return holds
+
+
 def check_token_invariants(record: UsageRecord) -> None:
     """Raise :class:`RowRejected` when the token counts contradict each other."""
     for name in COUNT_FIELDS:
         value = getattr(record, name)
         if value < 0:
             raise RowRejected(f"negative {name}", f"expected a count >= 0, got {value}")
-    if record.cached_input_tokens + record.cache_write_tokens > record.input_tokens:
-        raise RowRejected(
-            "cached tokens exceed input_tokens",
-            f"cached_input_tokens ({record.cached_input_tokens}) + cache_write_tokens "
-            f"({record.cache_write_tokens}) exceed input_tokens ({record.input_tokens}); "
-            "input_tokens must be the total prompt size including cached tokens",
-        )
-    if record.cache_write_1h_tokens > record.cache_write_tokens:
-        raise RowRejected(
-            "cache_write_1h_tokens exceed cache_write_tokens",
-            f"cache_write_1h_tokens ({record.cache_write_1h_tokens}) > cache_write_tokens "
-            f"({record.cache_write_tokens})",
-        )
-    if record.reasoning_tokens > record.output_tokens:
-        raise RowRejected(
-            "reasoning_tokens exceed output_tokens",
-            f"reasoning_tokens ({record.reasoning_tokens}) > output_tokens "
-            f"({record.output_tokens}); output_tokens must include reasoning tokens",
-        )
+    for invariant in INVARIANTS:
+        if not invariant.holds(record):
+            raise RowRejected(invariant.reason, invariant.explain(record))
     if record.timestamp.tzinfo is None:
         raise RowRejected("timestamp without timezone", "expected UTC, e.g. 2025-03-01T12:00:00Z")

@@ -1,60 +1,57 @@
-"""Native CSV into a roll-up with Arrow group-bys: the engine's fast accumulate.
+"""Batches of canonical rows into a roll-up with Arrow group-bys: the engine's one accumulate.
 
-:mod:`native_blocks` turns the file into canonical tables, several blocks at
-once on worker threads; each worker also sums its block into partial feature
-and end-user cells (Arrow's hash group-by). The repeat detectors need stream
-order, so one more thread runs them batch after batch (:mod:`repeat_columns`)
-on the rows with a fingerprint or prefix blocks. Partial cells are merged now
-and then, so memory depends on the number of cells, not rows.
-The result is the roll-up the record-by-record path builds from the same
-rows; a test holds the two to it.
+Every reader's rows arrive as canonical tables (:data:`table.CANONICAL`):
+native CSV from :mod:`blocks`, several blocks at once on worker threads,
+each worker also summing its block into partial feature and end-user cells
+(Arrow's hash group-by); every other format's records in batches
+(:func:`~apex_core.cost.engine.record_batches`). The repeat detectors need stream order, so one more
+thread runs them batch after batch (:mod:`detectors`) on the rows with a
+fingerprint or prefix blocks. Partial cells are merged now and then, so memory
+depends on the number of cells, not rows.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, BinaryIO, Final
+from typing import Any, Final
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from apex_core.cost.context import ImportContext
-from apex_core.cost.importing import ImportStats
-from apex_core.cost.native_blocks import BLOCK_BYTES, read_blocks
-from apex_core.cost.native_columns import BlockRows, read_header
-from apex_core.cost.repeat_columns import RepeatColumns
-from apex_core.cost.rollup import (
-    ALL,
-    DUP,
-    LATENCY_COUNT,
-    LATENCY_MAX_MS,
-    LATENCY_SUM_MS,
+from apex_core.cost.columnar.detectors import RepeatColumns
+from apex_core.cost.columnar.table import BlockRows
+from apex_core.cost.model.cells import (
+    FEATURE_COUNTERS,
+    USAGE_FIELDS,
+    USER_COUNTERS,
+    FeatureCell,
+    FeatureKey,
+    PeriodKey,
+    UserCell,
+    UserKey,
+    UserPeriods,
+)
+from apex_core.cost.model.records import ImportStats
+from apex_core.cost.model.rollup import (
     MAX_END_USERS,
     MAX_FEATURES,
     OTHER,
-    PREFIX_HIT_TOKENS,
-    PREFIX_REQUESTS,
-    PREFIX_WRITE_TOKENS,
-    SHORT,
     SHORT_OUTPUT_TOKENS,
-    USAGE_FIELDS,
-    USER_WIDTH,
-    WIDTH,
     UsageRollup,
-    UserPeriods,
 )
 
-CELL_KEYS: Final = ("day", "provider", "model", "feature", "batch", "service_tier")
-USER_KEYS: Final = ("day", "provider", "model", "end_user", "batch", "service_tier")
+CELL_KEYS: Final = FeatureKey._fields
+USER_KEYS: Final = UserKey._fields
 _DAY_MICROS: Final = 86_400_000_000
-_USAGE: Final = USAGE_FIELDS
-_COUNTERS: Final = tuple(f"c{index}" for index in range(WIDTH))
-_USER_COUNTERS: Final = tuple(f"u{index}" for index in range(USER_WIDTH))
+_COUNTERS: Final = FEATURE_COUNTERS
+_HOW: Final = {"latency_max_ms": "max"}
+"""How a counter is summed when it is not summed."""
+_USER_COUNTERS: Final = USER_COUNTERS
 _NEVER: Final = np.iinfo(np.int64).max
 DETECT_ROWS: Final = 1 << 16
 """Rows with a fingerprint or prefix blocks gathered before the detectors run on them."""
@@ -80,39 +77,36 @@ class BlockSums:
     daily: bool
 
 
-def accumulate_native_csv(
-    binary: BinaryIO,
-    context: ImportContext,
-    stats: ImportStats,
+Batch = tuple[BlockSums, BlockRows]
+"""One batch of canonical rows (with its accounting) and its partial sums."""
+
+
+def sum_batches(
+    batches: Iterable[Batch],
+    stats: ImportStats | None,
     *,
-    threads: int,
-    on_progress: Callable[[int], None] | None = None,
+    on_batch: Callable[[], None] | None = None,
     user_periods: UserPeriods | None = None,
-    block_bytes: int = BLOCK_BYTES,
     detect_rows: int = DETECT_ROWS,
 ) -> UsageRollup:
-    """Read a native CSV stream (positioned at its header) into a new roll-up.
+    """Summed batches of canonical rows, in stream order, into a new roll-up.
 
-    Rejected rows are counted in ``stats`` in file order; ``on_progress`` gets
-    the bytes read so far after each block. ``user_periods`` merges end-user
-    cells of days with the same prices (see :meth:`UsageRollup.merge_user_periods`).
-
-    Limits: ``block_bytes`` per block, ``threads`` blocks parsed at once (at
-    most ``threads + 1`` in memory), ``detect_rows`` rows per detector batch.
+    Each batch's accounting (rows read, imported, rejected in order) is added
+    to ``stats`` unless it is ``None``; ``on_batch`` is called after each
+    batch. ``user_periods`` merges end-user cells of days with the same prices
+    (see :meth:`UsageRollup.merge_user_periods`). The repeat detectors run on
+    ``detect_rows`` rows at a time.
     """
-    layout = read_header(binary, context)
     cells: list[pa.Table] = []
     users: list[pa.Table] = []
     span = _Span()
     with _Detection(detect_rows) as detection:
-        blocks = read_blocks(
-            binary, layout, context, sum_block, threads=threads, block_bytes=block_bytes
-        )
-        for summed, rows in blocks:
-            for rejection in rows.rejections:
-                stats.add_rejection(rejection)
-            stats.read += rows.read
-            stats.imported += rows.table.num_rows
+        for summed, rows in batches:
+            if stats is not None:
+                for rejection in rows.rejections:
+                    stats.add_rejection(rejection)
+                stats.read += rows.read
+                stats.imported += rows.table.num_rows
             cells.append(summed.cells)
             users.append(summed.users)
             detection.add(summed.repeats)
@@ -121,16 +115,18 @@ def accumulate_native_csv(
                 cells = [_merge(cells, CELL_KEYS, _COUNTERS)]
             if len(users) > _MERGE_EVERY:
                 users = [_merge(users, USER_KEYS, _USER_COUNTERS)]
-            if on_progress is not None:
-                on_progress(_position(binary))
+            if on_batch is not None:
+                on_batch()
         cells.extend(detection.results())
     rollup = UsageRollup(daily_buckets=span.daily)
     rollup.first_seen = None if span.first is None else _moment(span.first)
     rollup.last_seen = None if span.last is None else _moment(span.last)
-    _fill(rollup.cells, cells, CELL_KEYS, _COUNTERS, MAX_FEATURES)
+    for key, counters in _cells(cells, CELL_KEYS, _COUNTERS, MAX_FEATURES):
+        rollup.cells[FeatureKey._make(key)] = FeatureCell.from_counters(counters)
     if users and user_periods is not None:
         users = [_by_period(_merge(users, USER_KEYS, _USER_COUNTERS), user_periods)]
-    _fill(rollup.user_cells, users, USER_KEYS, _USER_COUNTERS, MAX_END_USERS)
+    for key, counters in _cells(users, USER_KEYS, _USER_COUNTERS, MAX_END_USERS):
+        rollup.user_cells[UserKey._make(key)] = UserCell.from_counters(counters)
     return rollup
 
 
@@ -212,17 +208,17 @@ def sum_block(rows: BlockRows) -> BlockSums:
         pc.less_equal(table.column("output_tokens"), pc.multiply(requests, SHORT_OUTPUT_TOKENS)),
     )
     latency = table.column("latency_ms")
-    usage = [table.column(name) for name in _USAGE]
+    usage = {name: table.column(name) for name in USAGE_FIELDS}
     columns = {name: table.column(name) for name in (*CELL_KEYS[1:], "end_user", "order")}
     columns["day"] = day
     cells = _partial(
         columns, CELL_KEYS, _COUNTERS,
-        {**dict(enumerate(usage, ALL)),
-         **{SHORT + i: pc.if_else(short, column, 0) for i, column in enumerate(usage)},
-         LATENCY_COUNT: pc.cast(pc.is_valid(latency), pa.int64()),
-         LATENCY_SUM_MS: pc.fill_null(latency, 0), LATENCY_MAX_MS: pc.fill_null(latency, 0)},
+        {**usage,
+         **{f"short_{name}": pc.if_else(short, column, 0) for name, column in usage.items()},
+         "latency_count": pc.cast(pc.is_valid(latency), pa.int64()),
+         "latency_sum_ms": pc.fill_null(latency, 0), "latency_max_ms": pc.fill_null(latency, 0)},
     )  # fmt: skip
-    users = _partial(columns, USER_KEYS, _USER_COUNTERS, dict(enumerate(usage)))
+    users = _partial(columns, USER_KEYS, _USER_COUNTERS, usage)
     wanted = pc.or_(
         pc.is_valid(table.column("prompt_fingerprint")), pc.is_valid(table.column("prefix_blocks"))
     )
@@ -240,11 +236,12 @@ def _repeat_cells(table: pa.Table, detectors: RepeatColumns) -> pa.Table:
     prefix_requests = np.where(found.prefix_request, table.column("requests").to_numpy(), 0)
     columns = {name: table.column(name) for name in CELL_KEYS}
     columns["order"] = pa.repeat(_NEVER, table.num_rows).cast(pa.int64())
-    counters = {DUP + i: pc.if_else(duplicate, table.column(name), 0)
-                for i, name in enumerate(_USAGE)}  # fmt: skip
-    counters[PREFIX_REQUESTS] = prefix_requests
-    counters[PREFIX_HIT_TOKENS] = found.hit_tokens
-    counters[PREFIX_WRITE_TOKENS] = found.write_tokens
+    counters: dict[str, Any] = {
+        f"duplicate_{name}": pc.if_else(duplicate, table.column(name), 0) for name in USAGE_FIELDS
+    }
+    counters["prefix_requests"] = prefix_requests
+    counters["prefix_hit_tokens"] = found.hit_tokens
+    counters["prefix_write_tokens"] = found.write_tokens
     return _partial(columns, CELL_KEYS, _COUNTERS, counters, records=False)
 
 
@@ -252,7 +249,7 @@ def _partial(
     columns: dict[str, Any],
     keys: tuple[str, ...],
     names: tuple[str, ...],
-    counters: dict[int, Any],
+    counters: dict[str, Any],
     *,
     records: bool = True,
 ) -> pa.Table:
@@ -260,12 +257,9 @@ def _partial(
     ones 0, the last one the row count when ``records``) and the first ``order``."""
     base = pa.table(
         {**{key: columns[key] for key in keys}, "first": columns["order"],
-         **{names[index]: column for index, column in counters.items()}}
+         **counters}
     )  # fmt: skip
-    aggregations = [
-        (names[index], "max" if names is _COUNTERS and index == LATENCY_MAX_MS else "sum")
-        for index in counters
-    ]
+    aggregations = [(name, _HOW.get(name, "sum")) for name in counters]
     grouped = base.group_by(list(keys), use_threads=False).aggregate(
         [*aggregations, ("first", "min"), ("first", "count")]
     )
@@ -282,10 +276,7 @@ def _partial(
 
 def _group(table: pa.Table, keys: tuple[str, ...], counters: tuple[str, ...]) -> pa.Table:
     """Sum counters per key (latency max by max, first seen by min); same column names out."""
-    aggregations = [
-        (name, "max" if counters is _COUNTERS and index == LATENCY_MAX_MS else "sum")
-        for index, name in enumerate(counters)
-    ]
+    aggregations = [(name, _HOW.get(name, "sum")) for name in counters]
     grouped = table.group_by(list(keys), use_threads=False).aggregate(
         [*aggregations, ("first", "min")]
     )
@@ -307,18 +298,19 @@ def _empty(keys: tuple[str, ...], counters: tuple[str, ...]) -> pa.Table:
 
 def _by_period(users: pa.Table, user_periods: UserPeriods) -> pa.Table:
     """End-user cells summed per price period instead of per day."""
-    price_keys = ["day", "provider", "model", "batch", "service_tier"]
+    price_keys = list(PeriodKey._fields)
     distinct = users.group_by(price_keys, use_threads=False).aggregate([])
     days = distinct.column("day").to_pylist()
-    keys = list(
-        zip(
+    keys = [
+        PeriodKey._make(key)
+        for key in zip(
             _day_names(distinct.column("day")),
             *(distinct.column(name).to_pylist() for name in price_keys[1:]),
             strict=True,
         )
-    )
+    ]
     periods = user_periods(keys)
-    ordinals = {name: day for name, day in zip((k[0] for k in keys), days, strict=True)}
+    ordinals = {key.day: day for key, day in zip(keys, days, strict=True)}
     for period in set(periods.values()) - ordinals.keys():
         ordinals[period] = date.fromisoformat(period).toordinal() - _EPOCH_ORDINAL
     mapping = distinct.append_column(
@@ -332,14 +324,10 @@ def _by_period(users: pa.Table, user_periods: UserPeriods) -> pa.Table:
     )  # fmt: skip
 
 
-def _fill(
-    target: dict[Any, list[int]],
-    parts: list[pa.Table],
-    keys: tuple[str, ...],
-    counters: tuple[str, ...],
-    limit: int,
-) -> None:
-    """Merge the parts into ``target``, cells in first-seen order of their label.
+def _cells(
+    parts: list[pa.Table], keys: tuple[str, ...], counters: tuple[str, ...], limit: int
+) -> Iterator[tuple[tuple[Any, ...], tuple[int, ...]]]:
+    """The parts merged into (key, counters) pairs, in first-seen order of their label.
 
     Labels (features, end users) past the first ``limit`` seen become
     :data:`OTHER`, whose cells come last, as :meth:`UsageRollup.merge` admits them.
@@ -364,8 +352,7 @@ def _fill(
     days = _day_names(table.column("day"))
     values = [table.column(name).to_pylist() for name in counters]
     key_columns = [days, *(table.column(name).to_pylist() for name in keys[1:])]
-    for key, cell in zip(zip(*key_columns, strict=True), zip(*values, strict=True), strict=True):
-        target[key] = list(cell)
+    return zip(zip(*key_columns, strict=True), zip(*values, strict=True), strict=True)
 
 
 def _day_names(days: pa.ChunkedArray) -> list[str]:
@@ -381,10 +368,3 @@ def _day_names(days: pa.ChunkedArray) -> list[str]:
 
 def _moment(micros: int) -> datetime:
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
-
-
-def _position(binary: BinaryIO) -> int:
-    try:
-        return binary.tell()
-    except (OSError, ValueError):
-        return 0

@@ -10,8 +10,8 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from apex_core.cost.errors import BadModelMapping
-from apex_core.cost.mapping import ModelMapping
-from apex_core.cost.records import Rejection, RowRejected, UsageRecord
+from apex_core.cost.formats.mapping import ModelMapping
+from apex_core.cost.model.records import Rejection, RowRejected, UsageRecord
 from apex_core.errors import ImportFailed
 
 RowStream = Iterator[UsageRecord | Rejection]

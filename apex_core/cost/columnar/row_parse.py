@@ -1,8 +1,8 @@
 """The careful row parser, for what Arrow does not read: odd rows, odd blocks, quoted tails.
 
-Every row goes through :func:`native_format.row_item`, the record path's own
-parser, so a row is accepted or rejected with the same reason and line as a
-record-by-record import.
+Every row goes through :func:`~apex_core.cost.formats.native.row_item`, the native format's
+one row parser, so a row is accepted or rejected with the same reason and line as when the
+file is read row by row.
 """
 
 from __future__ import annotations
@@ -12,16 +12,16 @@ import io
 from collections.abc import Iterator
 from typing import Any, BinaryIO, Final
 
-from apex_core.cost.context import ImportContext, short_row
-from apex_core.cost.native_columns import (
+from apex_core.cost.columnar.table import (
     CANONICAL,
     Block,
     BlockRows,
     NativeLayout,
     records_table,
 )
-from apex_core.cost.native_format import row_item
-from apex_core.cost.records import Rejection, UsageRecord
+from apex_core.cost.formats.context import ImportContext, short_row
+from apex_core.cost.formats.native import row_item
+from apex_core.cost.model.records import Rejection, UsageRecord
 
 TAIL_BATCH_ROWS: Final = 50_000
 """Rows per batch once the row parser reads the rest of a file with quoted fields."""

@@ -1,8 +1,8 @@
 """The native CSV reader's data model: the canonical table of accepted rows.
 
-Both ways of reading a block — Arrow for plain rows (:mod:`native_arrow`) and
-the careful row parser for the rest (:mod:`native_rows`) — produce a
-:data:`CANONICAL` table, which :mod:`columnar_sums` adds up.
+Both ways of reading a block — Arrow for plain rows (:mod:`arrow_parse`) and
+the careful row parser for the rest (:mod:`row_parse`) — produce a
+:data:`CANONICAL` table, which :mod:`sums` adds up.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from typing import Any, BinaryIO, Final
 
 import pyarrow as pa
 
-from apex_core.cost.context import ImportContext, csv_header
-from apex_core.cost.native_format import COLUMNS, REQUIRED, NativeColumns
-from apex_core.cost.records import COUNT_FIELDS, Rejection, UsageRecord
+from apex_core.cost.formats.context import ImportContext, csv_header
+from apex_core.cost.formats.native import COLUMNS, REQUIRED, NativeColumns
+from apex_core.cost.model.records import COUNT_FIELDS, Rejection, UsageRecord
 from apex_core.errors import ImportFailed
 
 COUNTS: Final = COUNT_FIELDS

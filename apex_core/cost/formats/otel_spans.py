@@ -14,9 +14,9 @@ import json
 from collections.abc import Iterator
 from typing import Any, Final, TextIO
 
-from apex_core.cost.context import ImportContext, RowStream, json_document
-from apex_core.cost.fields import parse_count, text_or_empty, unix_seconds
-from apex_core.cost.records import RowRejected, UsageRecord, check_token_invariants
+from apex_core.cost.formats.context import ImportContext, RowStream, json_document
+from apex_core.cost.formats.fields import parse_count, text_or_empty, unix_seconds
+from apex_core.cost.model.records import RowRejected, UsageRecord, check_token_invariants
 from apex_core.errors import ImportFailed
 
 MODEL_CALL_OPERATIONS: Final = frozenset(

@@ -1,16 +1,13 @@
-"""The repeat detectors of :mod:`repeats`, vectorised over canonical tables in stream order.
+"""The repeat detectors, vectorised over canonical tables in stream order.
 
-Same rules as :class:`repeats.RecentIds` and :class:`repeats.PrefixCache`: a
-request is a duplicate when its (provider, model, fingerprint) was last seen
+A request is a duplicate when its (provider, model, fingerprint) was last seen
 at most a day before or after it in stream order; a prefix block is a cache
 hit when its (provider, model, block) was last seen at most five minutes
 away; a request's hit is the run of leading blocks that hit. The previous
 sighting of every id is found by one sort of (id, order) over the batch and
 what :class:`LastSeen` remembers from earlier batches: at most ``capacity``
-ids, the least recently seen forgotten first. The only difference from the
-record path: ids are forgotten at the end of a batch rather than at the moment
-the map overflows, so with more than ``capacity`` live ids the two may differ
-by up to one batch of memory.
+ids, the least recently seen forgotten first (at the end of a batch, so with
+more than ``capacity`` live ids one batch more may be remembered).
 """
 
 from __future__ import annotations
@@ -22,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from apex_core.cost.repeats import (
+from apex_core.cost.model.rollup import (
     DUPLICATE_WINDOW_SECONDS,
     MAX_TRACKED_IDS,
     MIN_CACHEABLE_TOKENS,

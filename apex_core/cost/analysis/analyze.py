@@ -15,13 +15,14 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
-from apex_core.cost.pricing import PriceBook, RateCard
-from apex_core.cost.recommendations import Recommendation, recommend
-from apex_core.cost.rollup import ALL, UsageRollup
+from apex_core.cost.analysis.recommendations import Recommendation, recommend
+from apex_core.cost.model.cells import NO_USAGE, Usage
+from apex_core.cost.model.rollup import UsageRollup
+from apex_core.cost.pricing.book import PriceBook
+from apex_core.cost.pricing.cards import RateCard
 
 DAYS_PER_MONTH: Final = Decimal("30.4375")
 SPIKE_RATIO: Final = 2
-MIN_PERIOD_DAYS: Final = Decimal(1) / 24
 
 
 @dataclass(slots=True)
@@ -68,13 +69,18 @@ def usd(amount: Decimal) -> float:
     return float(round(amount, 6))
 
 
-def period_days(rollup: UsageRollup) -> Decimal:
-    """Observed period in days: first to last record (+1 day for daily buckets), >= 1 hour."""
-    if rollup.first_seen is None or rollup.last_seen is None:
-        return Decimal(0)
-    seconds = Decimal((rollup.last_seen - rollup.first_seen).total_seconds())
-    days = seconds / 86400 + (1 if rollup.daily_buckets else 0)
-    return max(days, MIN_PERIOD_DAYS)
+@dataclass(slots=True)
+class _Tally:
+    """What a breakdown row adds up: priced cost and the usage behind it."""
+
+    cost: Decimal = Decimal(0)
+    usage: Usage = NO_USAGE
+    records: int = 0
+
+    def add(self, cost: Decimal, usage: Usage, records: int = 0) -> None:
+        self.cost += cost
+        self.usage += usage
+        self.records += records
 
 
 def analyze(
@@ -86,41 +92,30 @@ def analyze(
 ) -> Analysis:
     """Price every cell, build breakdowns, trends, spikes and recommendations."""
     book = prices or PriceBook()
-    total = Decimal(0)
-    by_day: dict[str, list[Any]] = defaultdict(lambda: [Decimal(0), 0])
-    by_model: dict[tuple[str, str], list[Any]] = defaultdict(lambda: [Decimal(0), 0, 0, 0, 0])
-    by_provider: dict[str, list[Any]] = defaultdict(lambda: [Decimal(0), 0])
-    by_feature: dict[str, list[Any]] = defaultdict(lambda: [Decimal(0), 0])
-    by_user: dict[str, list[Any]] = defaultdict(lambda: [Decimal(0), 0])
-    unpriced: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    tokens = 0
-    requests = 0
-    for (day, provider, model, feature, batch, tier), cell in rollup.cells.items():
-        block = cell[ALL : ALL + 7]
-        cost = book.cost(provider, model, day, block, batch=batch, service_tier=tier)
+    total = _Tally()
+    by_day: dict[str, _Tally] = defaultdict(_Tally)
+    by_model: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
+    by_provider: dict[str, _Tally] = defaultdict(_Tally)
+    by_feature: dict[str, _Tally] = defaultdict(_Tally)
+    unpriced: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
+    for key, cell in rollup.cells.items():
+        usage = cell.usage
+        cost = book.cost(
+            key.provider, key.model, key.day, usage, batch=key.batch, service_tier=key.service_tier
+        )
         if cost is None:
-            entry = unpriced[(provider, model)]
-            entry[0] += cell[-1]
-            entry[1] += block[1]
-            entry[2] += block[5]
-            entry[3] += block[0]
+            unpriced[(key.provider, key.model)].add(Decimal(0), usage, cell.records)
             continue
-        total += cost
-        tokens += block[1] + block[5]
-        requests += block[0]
-        for bucket, name in (
-            (by_day, day),
-            (by_provider, provider),
-            (by_feature, feature),
+        for tally in (
+            total,
+            by_day[key.day],
+            by_provider[key.provider],
+            by_feature[key.feature],
+            by_model[(key.provider, key.model)],
         ):
-            bucket[name][0] += cost
-            bucket[name][1] += block[0]
-        model_entry = by_model[(provider, model)]
-        model_entry[0] += cost
-        for position, index in enumerate((0, 1, 2, 5), start=1):
-            model_entry[position] += block[index]
-    _price_end_users(rollup, book, by_user)
-    days = period_days(rollup)
+            tally.add(cost, usage)
+    by_user = _price_end_users(rollup, book)
+    days = rollup.period_days()
     scale = DAYS_PER_MONTH / days if days else Decimal(0)
     recommendations = recommend(
         rollup, book, monthly_scale=scale, period_days=days,
@@ -133,29 +128,32 @@ def analyze(
             "the provider's published batch discount (data/batch_discounts.json): genai-prices "
             "has no batch price for those models on those dates"
         )
+    requests = total.usage.requests
+    tokens = total.usage.input_tokens + total.usage.output_tokens
     return Analysis(
-        total_cost_usd=total,
+        total_cost_usd=total.cost,
         period={
             "first_seen": rollup.first_seen.isoformat() if rollup.first_seen else None,
             "last_seen": rollup.last_seen.isoformat() if rollup.last_seen else None,
             "days": float(round(days, 4)),
             "monthly_scale": float(round(scale, 4)),
-            "projected_monthly_cost_usd": usd(total * scale),
+            "projected_monthly_cost_usd": usd(total.cost * scale),
         },
         by_day=[
-            {"date": d, "cost_usd": usd(v[0]), "requests": v[1]} for d, v in sorted(by_day.items())
+            {"date": d, "cost_usd": usd(v.cost), "requests": v.usage.requests}
+            for d, v in sorted(by_day.items())
         ],
         by_model=[
             {
                 "provider": provider,
                 "model": model,
-                "requests": v[1],
-                "input_tokens": v[2],
-                "cached_input_tokens": v[3],
-                "output_tokens": v[4],
-                "cost_usd": usd(v[0]),
+                "requests": v.usage.requests,
+                "input_tokens": v.usage.input_tokens,
+                "cached_input_tokens": v.usage.cached_input_tokens,
+                "output_tokens": v.usage.output_tokens,
+                "cost_usd": usd(v.cost),
             }
-            for (provider, model), v in sorted(by_model.items(), key=lambda item: -item[1][0])
+            for (provider, model), v in sorted(by_model.items(), key=lambda item: -item[1].cost)
         ],
         by_provider=_ranked(by_provider, "provider"),
         by_feature=_ranked(by_feature, "feature"),
@@ -165,18 +163,18 @@ def analyze(
         unit_costs={
             "requests": requests,
             "tokens": tokens,
-            "cost_per_request_usd": usd(total / requests) if requests else None,
-            "cost_per_1k_tokens_usd": usd(total * 1000 / tokens) if tokens else None,
+            "cost_per_request_usd": usd(total.cost / requests) if requests else None,
+            "cost_per_1k_tokens_usd": usd(total.cost * 1000 / tokens) if tokens else None,
         },
         recommendations=recommendations,
         unpriced=[
             {
                 "provider": p,
                 "model": m,
-                "records": v[0],
-                "input_tokens": v[1],
-                "output_tokens": v[2],
-                "requests": v[3],
+                "records": v.records,
+                "input_tokens": v.usage.input_tokens,
+                "output_tokens": v.usage.output_tokens,
+                "requests": v.usage.requests,
             }
             for (p, m), v in sorted(unpriced.items())
         ],
@@ -185,39 +183,44 @@ def analyze(
     )
 
 
-def _price_end_users(rollup: UsageRollup, book: PriceBook, by_user: dict[str, list[Any]]) -> None:
-    """Sum each user's usage per linear rate card, then price each sum once.
+def _price_end_users(rollup: UsageRollup, book: PriceBook) -> dict[str, _Tally]:
+    """Each end user's priced usage: summed per linear rate card, then each sum priced once.
 
     Summing before pricing is exact for a linear :class:`RateCard`; a
     :class:`TieredPrice` picks its tier by a cell's average request, so it
     prices each cell on its own.
     """
-    sums: dict[tuple[str, RateCard], list[int]] = {}
-    for (day, provider, model, user, batch, tier), cell in rollup.user_cells.items():
-        card = book.rate_card(provider, model, day, batch=batch, service_tier=tier)
+    by_user: dict[str, _Tally] = defaultdict(_Tally)
+    sums: dict[tuple[str, RateCard], Usage] = {}
+    for key, cell in rollup.user_cells.items():
+        card = book.rate_card(
+            key.provider, key.model, key.day, batch=key.batch, service_tier=key.service_tier
+        )
         if card is None:
             continue
-        by_user[user][1] += cell[0]
+        usage = cell.usage
         if isinstance(card, RateCard):
-            total = sums.setdefault((user, card), [0] * 7)
-            for index in range(7):
-                total[index] += cell[index]
+            by_user[key.end_user].add(Decimal(0), usage)
+            sums[(key.end_user, card)] = sums.get((key.end_user, card), NO_USAGE) + usage
         else:
-            by_user[user][0] += card.cost(cell)
+            by_user[key.end_user].add(card.cost(usage), usage)
     for (user, card), usage in sums.items():
-        by_user[user][0] += card.cost(usage)
+        by_user[user].cost += card.cost(usage)
+    return by_user
 
 
-def _ranked(groups: dict[str, list[Any]], label: str) -> list[dict[str, Any]]:
-    ordered = sorted(groups.items(), key=lambda item: (-item[1][0], item[0]))
-    return [{label: name, "cost_usd": usd(v[0]), "requests": v[1]} for name, v in ordered]
+def _ranked(groups: dict[str, _Tally], label: str) -> list[dict[str, Any]]:
+    ordered = sorted(groups.items(), key=lambda item: (-item[1].cost, item[0]))
+    return [
+        {label: name, "cost_usd": usd(v.cost), "requests": v.usage.requests} for name, v in ordered
+    ]
 
 
-def _weeks(by_day: dict[str, list[Any]]) -> list[dict[str, Any]]:
+def _weeks(by_day: dict[str, _Tally]) -> list[dict[str, Any]]:
     weeks: dict[date, Decimal] = defaultdict(Decimal)
-    for day, values in by_day.items():
+    for day, tally in by_day.items():
         moment = date.fromisoformat(day)
-        weeks[moment - timedelta(days=moment.weekday())] += values[0]
+        weeks[moment - timedelta(days=moment.weekday())] += tally.cost
     result: list[dict[str, Any]] = []
     previous: Decimal | None = None
     for start, cost in sorted(weeks.items()):
@@ -229,14 +232,14 @@ def _weeks(by_day: dict[str, list[Any]]) -> list[dict[str, Any]]:
     return result
 
 
-def _spikes(by_day: dict[str, list[Any]]) -> list[dict[str, Any]]:
+def _spikes(by_day: dict[str, _Tally]) -> list[dict[str, Any]]:
     if len(by_day) < 3:
         return []
-    median = statistics.median(values[0] for values in by_day.values())
+    median = statistics.median(tally.cost for tally in by_day.values())
     if median <= 0:
         return []
     return [
-        {"date": day, "cost_usd": usd(v[0]), "median_day_usd": usd(median), "ratio": float(round(v[0] / median, 2))}
+        {"date": day, "cost_usd": usd(v.cost), "median_day_usd": usd(median), "ratio": float(round(v.cost / median, 2))}
         for day, v in sorted(by_day.items())
-        if v[0] > median * SPIKE_RATIO
+        if v.cost > median * SPIKE_RATIO
     ]  # fmt: skip

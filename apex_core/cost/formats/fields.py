@@ -1,6 +1,6 @@
 """Parsing of single field values, shared by every importer.
 
-Each parser raises :class:`~apex_core.cost.records.RowRejected` with a reason
+Each parser raises :class:`~apex_core.cost.model.records.RowRejected` with a reason
 that names the field, what arrived and what was expected.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
-from apex_core.cost.records import RowRejected
+from apex_core.cost.model.records import RowRejected
 
 _TRUE = frozenset({"true", "1", "yes", "y", "t"})
 _FALSE = frozenset({"false", "0", "no", "n", "f", ""})

@@ -12,17 +12,17 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Final, TextIO
 
-from apex_core.cost.context import (
+from apex_core.cost.errors import BadModelMapping, UnknownUsageFormat
+from apex_core.cost.formats.context import (
     ImportContext,
     RowStream,
     csv_header,
     csv_records,
     json_lines,
 )
-from apex_core.cost.errors import BadModelMapping, UnknownUsageFormat
-from apex_core.cost.fields import parse_count, parse_timestamp, text_or_empty
-from apex_core.cost.mapping import BilledModel, ModelMapping
-from apex_core.cost.records import PREFIX_BLOCK_TOKENS, RowRejected, UsageRecord
+from apex_core.cost.formats.fields import parse_count, parse_timestamp, text_or_empty
+from apex_core.cost.formats.mapping import BilledModel, ModelMapping
+from apex_core.cost.model.records import PREFIX_BLOCK_TOKENS, RowRejected, UsageRecord
 
 AZURE_COLUMNS: Final = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
 BURSTGPT_COLUMNS: Final = ("Timestamp", "Model", "Request tokens", "Response tokens")

@@ -1,6 +1,7 @@
-"""The columnar native-CSV path (Arrow blocks, vectorised detectors) builds exactly the
-roll-up the record-by-record path builds from the same file: same cells, same end-user
-cells, same rejections with the same reasons and lines."""
+"""Native CSV read in Arrow blocks gives exactly what its careful row parser gives: same
+cells, same end-user cells, same rejections with the same reasons and lines. Both feed the
+one columnar accumulate; the row parser's records arrive as plain records. Also: the
+vectorised repeat detector against a plain dictionary of last sightings."""
 
 from __future__ import annotations
 
@@ -16,10 +17,10 @@ import pyarrow as pa
 import pytest
 
 from apex_core.cost import PriceBook, UsageRollup, accumulate, analyze, demo_records, read_usage
-from apex_core.cost.columnar_sums import accumulate_native_csv
-from apex_core.cost.native_format import COLUMNS
-from apex_core.cost.repeat_columns import LastSeen
-from apex_core.cost.repeats import RecentIds
+from apex_core.cost.columnar.detectors import LastSeen
+from apex_core.cost.columnar.sums import sum_batches
+from apex_core.cost.engine import native_csv_batches
+from apex_core.cost.formats.native import COLUMNS
 from apex_core.errors import ImportFailed
 
 HEADER = ",".join(COLUMNS)
@@ -47,21 +48,22 @@ def _write(path: Path, rows: list[list[Any]], *, newline: str = "\n") -> None:
 
 
 def _columnar(path: Path, **limits: int) -> UsageRollup:
-    """The fast path with small blocks and detector batches, so both cross many boundaries."""
+    """Arrow blocks, small blocks and detector batches, so both cross many boundaries."""
     result = read_usage(path)
     assert result.native_csv
     binary, context = result.take_binary()
     with result:
-        rollup = accumulate_native_csv(
-            binary, context, result.stats, threads=limits.pop("threads", 3),
+        batches = native_csv_batches(
+            binary, context, threads=limits.pop("threads", 3),
             block_bytes=limits.pop("block_bytes", 4096),
-            detect_rows=limits.pop("detect_rows", 50),
         )  # fmt: skip
+        rollup = sum_batches(batches, result.stats, detect_rows=limits.pop("detect_rows", 50))
     rollup.rows.merge(result.stats)
     return rollup
 
 
 def _by_records(path: Path) -> UsageRollup:
+    """The row parser's records, summed by the same engine."""
     result = read_usage(path)
     rollup = accumulate(iter(result))
     rollup.rows = result.stats
@@ -77,16 +79,16 @@ def _assert_same(fast: UsageRollup, slow: UsageRollup) -> None:
     assert fast.rows.to_json() == slow.rows.to_json()
 
 
-def test_demo_month_builds_the_same_roll_up_on_both_paths(tmp_path: Path) -> None:
+def test_demo_month_reads_the_same_in_blocks_and_row_by_row(tmp_path: Path) -> None:
     path = tmp_path / "demo.csv"
     _write(path, _demo_rows())
     fast = _columnar(path)
     _assert_same(fast, _by_records(path))
-    assert sum(cell[14] for cell in fast.cells.values()) > 0, "duplicates were detected"
-    assert sum(cell[25] for cell in fast.cells.values()) > 0, "prefix cache hits were found"
+    assert sum(cell.duplicate.requests for cell in fast.cells.values()) > 0, "duplicates found"
+    assert sum(cell.prefix_hit_tokens for cell in fast.cells.values()) > 0, "prefix hits found"
 
 
-def test_default_accumulate_takes_the_columnar_path_with_the_same_result(tmp_path: Path) -> None:
+def test_default_accumulate_reads_blocks_with_the_same_result(tmp_path: Path) -> None:
     path = tmp_path / "demo.csv"
     _write(path, _demo_rows(), newline="\r\n")
     for threads in (1, 2):
@@ -203,15 +205,17 @@ def _stream(
 
 @pytest.mark.parametrize("order", ["random", "in order", "back in time"])
 @pytest.mark.parametrize("seed", range(4))
-def test_last_seen_finds_what_the_lru_finds_in_any_order_and_batching(
+def test_last_seen_finds_what_a_dictionary_of_last_sightings_finds_in_any_order_and_batching(
     seed: int, order: str
 ) -> None:
     rng = random.Random(seed)
     keys, moments = _stream(rng, 3000, 400, order)
-    lru = RecentIds(capacity=10_000)
-    expected = [
-        lru.touch(("x", *key), m / 1e6, 300.0) for key, m in zip(keys, moments, strict=True)
-    ]
+    last: dict[tuple[str, str], int] = {}
+    expected = []
+    for key, moment in zip(keys, moments, strict=True):
+        before = last.get(key)
+        expected.append(before is not None and abs(moment - before) <= 300_000_000)
+        last[key] = moment
     columns = LastSeen(capacity=10_000)
     found: list[bool] = []
     position = 0
@@ -262,5 +266,5 @@ def test_features_and_end_users_past_the_caps_fold_into_other_in_first_seen_orde
     _write(path, rows)
     fast, slow = _columnar(path, block_bytes=8192), _by_records(path)
     _assert_same(fast, slow)
-    assert {key[3] for key in fast.cells} >= {"(other)", "feature-0", "feature-499"}
-    assert len({key[3] for key in fast.user_cells}) == 2001
+    assert {key.feature for key in fast.cells} >= {"(other)", "feature-0", "feature-499"}
+    assert len({key.end_user for key in fast.user_cells}) == 2001

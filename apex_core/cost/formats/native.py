@@ -3,9 +3,10 @@
 One row per request (or per bucket of ``requests`` requests). Required:
 ``timestamp, provider, model, input_tokens, output_tokens``; everything else
 is optional. ``input_tokens`` includes cached tokens (the OpenAI convention).
-The CSV path is the engine's hot path: it parses with the ``csv`` module and
-plain ``int()``, and only falls back to the careful field parsers to explain a
-bad row.
+A plainly valid row (:func:`plain_record`) is read with plain ``int()``; any
+other row goes to the careful field parsers, which accept it or say exactly
+what is wrong. Native CSV files are read in blocks by :mod:`apex_core.cost.columnar`,
+whose Arrow reader applies the same rules to whole columns.
 """
 
 from __future__ import annotations
@@ -14,20 +15,27 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, TextIO
 
-from apex_core.cost.context import ImportContext, RowStream, csv_header, json_lines, short_row
-from apex_core.cost.fields import (
+from apex_core.cost.formats.context import (
+    ImportContext,
+    RowStream,
+    csv_header,
+    json_lines,
+    short_row,
+)
+from apex_core.cost.formats.fields import (
     parse_bool,
     parse_count,
     parse_optional_float,
     parse_timestamp,
     text_or_empty,
 )
-from apex_core.cost.records import (
+from apex_core.cost.model.records import (
     PREFIX_BLOCK_TOKENS,
     Rejection,
     RowRejected,
     UsageRecord,
     check_token_invariants,
+    counts_hold,
 )
 
 REQUIRED: Final = ("timestamp", "provider", "model", "input_tokens", "output_tokens")
@@ -47,11 +55,10 @@ OPTIONAL: Final = (
     "block_tokens",
 )
 COLUMNS: Final = REQUIRED + OPTIONAL
-# Latencies the fast path takes as they are; anything else (inf, nan, negative) goes
-# through the record path, which rejects it with a reason.
 _INF: Final = float("inf")
-_FALSE_TEXT: Final = frozenset({"", "false", "0", "False", "FALSE"})
-_TRUE_TEXT: Final = frozenset({"true", "1", "True", "TRUE"})
+BATCH_TRUE: Final = ("true", "1", "True", "TRUE")
+BATCH_TEXT: Final = ("", "false", "0", "False", "FALSE", *BATCH_TRUE)
+"""The batch flags the fast paths read themselves; the careful parse reads more (yes/no …)."""
 
 
 def read_rows(text: TextIO, context: ImportContext, head: str) -> RowStream:
@@ -90,79 +97,61 @@ def _csv_rows(text: TextIO, context: ImportContext) -> RowStream:
         yield row_item(row, columns, context, reader.line_num + offset)
 
 
-PlainValues = tuple[datetime, int, int, int, int, int, int, int, float | None, bool, str, str]
-"""timestamp, input, output, cached, cache write, 1h cache write, reasoning, requests,
-latency, batch, provider, model."""
+def plain_latency(milliseconds: Any) -> Any:
+    """A latency the fast paths take as it is (finite, >= 0); for a float a bool, for a NumPy
+    column a mask. Anything else (inf, nan, negative) goes to the careful parse."""
+    return (milliseconds >= 0) & (milliseconds < _INF)
 
 
-def plain_values(row: list[str], positions: tuple[int, ...]) -> PlainValues | None:
-    """The typed values of a native CSV row whose fields are all plain and valid, else ``None``.
+def plain_record(
+    row: list[str], positions: tuple[int, ...], source: str, line: int
+) -> UsageRecord | None:
+    """The record of a native CSV row whose fields are all plain and valid, else ``None``.
 
-    The one definition of a valid native row's numbers, shared by the record path
-    and the fused roll-up path (``native_fast``). ``None`` sends the caller to the
-    careful parse (:func:`row_item`'s slow path), which says exactly what is wrong.
+    Plain: counts ``int()`` reads that hold (:func:`counts_hold`), a batch flag of
+    :data:`BATCH_TEXT`, a :func:`plain_latency`, a provider and a model. ``None``
+    sends the caller to the careful parse, which says exactly what is wrong.
     """
     (ts_i, prov_i, model_i, in_i, out_i, cached_i, cw_i, cw1h_i, reas_i, req_i, batch_i,
-     _, _, _, lat_i, _, _, _) = positions  # fmt: skip
+     tier_i, feat_i, user_i, lat_i, fp_i, blocks_i, bt_i) = positions  # fmt: skip
     try:
         ts = datetime.fromisoformat(row[ts_i])
         if ts.tzinfo is not UTC:
             ts = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
-        total_in = int(row[in_i])
-        output = int(row[out_i])
-        cached = int(row[cached_i] or 0)
-        write = int(row[cw_i] or 0)
-        write_1h = int(row[cw1h_i] or 0)
-        reasoning = int(row[reas_i] or 0)
-        req_text = row[req_i]
-        requests = int(req_text) if req_text else 1
-        lat_text = row[lat_i]
+        req_text, lat_text, bt_text = row[req_i], row[lat_i], row[bt_i]
         latency = float(lat_text) if lat_text else None
+        blocks_text = row[blocks_i]
+        record = UsageRecord(
+            timestamp=ts, provider=row[prov_i].lower(), model=row[model_i],
+            input_tokens=int(row[in_i]), output_tokens=int(row[out_i]),
+            cached_input_tokens=int(row[cached_i] or 0), cache_write_tokens=int(row[cw_i] or 0),
+            cache_write_1h_tokens=int(row[cw1h_i] or 0), reasoning_tokens=int(row[reas_i] or 0),
+            requests=int(req_text) if req_text else 1, batch=row[batch_i] in BATCH_TRUE,
+            service_tier=row[tier_i], feature=row[feat_i], end_user=row[user_i],
+            latency_ms=latency, prompt_fingerprint=row[fp_i] or None,
+            prefix_blocks=tuple(blocks_text.split()) if blocks_text else (),
+            block_tokens=int(bt_text) if bt_text else PREFIX_BLOCK_TOKENS,
+            source=source, line=line,
+        )  # fmt: skip
     except ValueError:
         return None
-    batch_text = row[batch_i]
-    provider = row[prov_i].lower()
-    model = row[model_i]
-    valid = (
-        (total_in | output | cached | write | write_1h | reasoning | requests) >= 0
-        and cached + write <= total_in
-        and reasoning <= output
-        and write_1h <= write
-        and (batch_text in _FALSE_TEXT or batch_text in _TRUE_TEXT)
-        and (latency is None or 0 <= latency < _INF)
-        and provider
-        and model
+    plain = (
+        counts_hold(record)
+        and row[batch_i] in BATCH_TEXT
+        and (latency is None or plain_latency(latency))
+        and record.provider
+        and record.model
     )
-    if not valid:
-        return None
-    return (ts, total_in, output, cached, write, write_1h, reasoning, requests, latency,
-            batch_text in _TRUE_TEXT, provider, model)  # fmt: skip
+    return record if plain else None
 
 
 def row_item(
     row: list[str], columns: NativeColumns, context: ImportContext, line: int
 ) -> UsageRecord | Rejection:
     """One native CSV row (with a trailing ``""`` appended) as a record or a rejection."""
-    (_, _, _, _, _, _, _, _, _, _, _,
-     tier_i, feat_i, user_i, _, fp_i, blocks_i, bt_i) = columns.positions  # fmt: skip
-    values = plain_values(row, columns.positions)
-    if values is not None:
-        (ts, total_in, output, cached, write, write_1h, reasoning, requests, latency, batch,
-         provider, model) = values  # fmt: skip
-        blocks_text = row[blocks_i]
-        bt_text = row[bt_i]
-        try:
-            block_tokens = int(bt_text) if bt_text else PREFIX_BLOCK_TOKENS
-        except ValueError:
-            block_tokens = None
-        if block_tokens is not None:
-            return UsageRecord(
-                ts, provider, model, total_in, output, cached, write, write_1h, reasoning,
-                requests, batch, row[tier_i], row[feat_i], row[user_i],
-                latency, row[fp_i] or None,
-                tuple(blocks_text.split()) if blocks_text else (),
-                block_tokens, context.source, line,
-            )  # fmt: skip
+    record = plain_record(row, columns.positions, context.source, line)
+    if record is not None:
+        return record
     # Slow path: parse the row again, carefully, to say exactly what is wrong.
     try:
         return _from_mapping(

@@ -1,10 +1,10 @@
 """Native CSV in blocks, on worker threads, in file order: the engine's hot path.
 
 The file is cut into blocks of whole lines. A block without a quote is read by
-Arrow (:mod:`native_arrow`); a block Arrow cannot read, and the rest of the
+Arrow (:mod:`arrow_parse`); a block Arrow cannot read, and the rest of the
 file from the first quote on (a quoted field may hold a newline, so lines are
-no longer rows), are read by the careful row parser (:mod:`native_rows`).
-Either way a block becomes a canonical table (:mod:`native_columns`) with its
+no longer rows), are read by the careful row parser (:mod:`row_parse`).
+Either way a block becomes a canonical table (:mod:`table`) with its
 rejections, whose lines this module turns into file lines, in order.
 """
 
@@ -18,10 +18,10 @@ from typing import BinaryIO, Final, TypeVar
 
 import pyarrow as pa
 
-from apex_core.cost.context import ImportContext
-from apex_core.cost.native_arrow import arrow_rows
-from apex_core.cost.native_columns import Block, BlockRows, NativeLayout
-from apex_core.cost.native_rows import parser_rows, tail_rows
+from apex_core.cost.columnar.arrow_parse import arrow_rows
+from apex_core.cost.columnar.row_parse import parser_rows, tail_rows
+from apex_core.cost.columnar.table import Block, BlockRows, NativeLayout
+from apex_core.cost.formats.context import ImportContext
 from apex_core.errors import ImportFailed
 
 T = TypeVar("T")

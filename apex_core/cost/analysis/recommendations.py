@@ -14,26 +14,22 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from importlib import resources
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from apex_core.cost.pricing import PriceBook
-from apex_core.cost.repeats import DUPLICATE_WINDOW_SECONDS, PREFIX_CACHE_TTL_SECONDS
-from apex_core.cost.rollup import (
-    ALL,
-    DUP,
-    PREFIX_HIT_TOKENS,
-    PREFIX_WRITE_TOKENS,
-    SHORT,
+from apex_core.cost.model.cells import NO_USAGE, FeatureCell, FeatureKey, Usage
+from apex_core.cost.model.rollup import (
+    DUPLICATE_WINDOW_SECONDS,
+    PREFIX_CACHE_TTL_SECONDS,
     SHORT_OUTPUT_TOKENS,
-    CellKey,
     UsageRollup,
 )
+from apex_core.cost.pricing.book import PriceBook
 
 MAX_RECOMMENDATIONS: Final = 20
 MIN_MONTHLY_SAVINGS: Final = Decimal("0.01")
@@ -85,8 +81,21 @@ class Recommendation:
         }
 
 
-Group = tuple[str, str, str]  # provider, model, feature
-WhatIf = Callable[[Sequence[int], Sequence[int]], Sequence[int] | None]
+class Group(NamedTuple):
+    """What a recommendation is about."""
+
+    provider: str
+    model: str
+    feature: str
+
+
+@dataclass(slots=True)
+class WhatIf:
+    """The usage a change touches in one group: its cost now and under the change."""
+
+    current: Decimal = Decimal(0)
+    changed: Decimal = Decimal(0)
+    usage: Usage = NO_USAGE
 
 
 def recommend(
@@ -120,36 +129,39 @@ def recommend(
 def _what_if(
     rollup: UsageRollup,
     book: PriceBook,
-    select: Callable[[CellKey, list[int]], Sequence[int] | None],
-    change: Callable[[CellKey, Sequence[int], list[int]], Decimal | None],
-) -> dict[Group, list[Any]]:
-    """Per (provider, model, feature): [current cost, what-if cost, requests, input, output]."""
-    groups: dict[Group, list[Any]] = defaultdict(lambda: [Decimal(0), Decimal(0), 0, 0, 0])
+    select: Callable[[FeatureKey, FeatureCell], Usage | None],
+    change: Callable[[FeatureKey, Usage, FeatureCell], Decimal | None],
+) -> dict[Group, WhatIf]:
+    """Per group, the selected usage of its cells priced as it is and under ``change``."""
+    groups: dict[Group, WhatIf] = defaultdict(WhatIf)
     for key, cell in rollup.cells.items():
-        day, provider, model, feature, batch, tier = key
-        block = select(key, cell)
-        if block is None or not any(block):
+        usage = select(key, cell)
+        if usage is None or usage.empty:
             continue
-        current = book.cost(provider, model, day, block, batch=batch, service_tier=tier)
-        changed = change(key, block, cell)
+        current = book.cost(
+            key.provider, key.model, key.day, usage, batch=key.batch, service_tier=key.service_tier
+        )
+        changed = change(key, usage, cell)
         if current is None or changed is None:
             continue
-        entry = groups[(provider, model, feature)]
-        entry[0] += current
-        entry[1] += changed
-        entry[2] += block[0]
-        entry[3] += block[1]
-        entry[4] += block[5]
+        entry = groups[_group(key)]
+        entry.current += current
+        entry.changed += changed
+        entry.usage += usage
     return groups
 
 
-def _evidence(group: Group, values: list[Any], **extra: Any) -> dict[str, Any]:
-    provider, model, feature = group
+def _group(key: FeatureKey) -> Group:
+    return Group(key.provider, key.model, key.feature)
+
+
+def _evidence(group: Group, values: WhatIf, **extra: Any) -> dict[str, Any]:
     return {
-        "provider": provider, "model": model, "feature": feature, "requests": values[2],
-        "input_tokens": values[3], "output_tokens": values[4],
-        "observed_cost_usd": float(round(values[0], 6)),
-        "what_if_cost_usd": float(round(values[1], 6)), **extra,
+        "provider": group.provider, "model": group.model, "feature": group.feature,
+        "requests": values.usage.requests, "input_tokens": values.usage.input_tokens,
+        "output_tokens": values.usage.output_tokens,
+        "observed_cost_usd": float(round(values.current, 6)),
+        "what_if_cost_usd": float(round(values.changed, 6)), **extra,
     }  # fmt: skip
 
 
@@ -161,38 +173,36 @@ def _cheaper_models(
     scale: Decimal,
     scaling: str,
 ) -> list[Recommendation]:
-    models = {(provider, model) for _, provider, model, _, _, _ in rollup.cells}
+    models = {(key.provider, key.model) for key in rollup.cells}
     # the rules' regexes run once per model, not once per cell
     substitutes = {pair: _substitute(rules, *pair) for pair in models}
     totals: dict[Group, int] = defaultdict(int)
-    for (_, provider, model, feature, _, _), cell in rollup.cells.items():
-        totals[(provider, model, feature)] += cell[ALL]
+    for key, cell in rollup.cells.items():
+        totals[_group(key)] += cell.requests
 
-    def select(key: CellKey, cell: list[int]) -> Sequence[int] | None:
-        return cell[SHORT : SHORT + 7] if substitutes[(key[1], key[2])] else None
+    def select(key: FeatureKey, cell: FeatureCell) -> Usage | None:
+        return cell.short if substitutes[(key.provider, key.model)] else None
 
-    def change(key: CellKey, block: Sequence[int], _: list[int]) -> Decimal | None:
-        day, provider, model, _feature, batch, tier = key
-        cheaper = substitutes[(provider, model)]
-        return (
-            None
-            if cheaper is None
-            else book.cost(provider, cheaper, day, block, batch=batch, service_tier=tier)
-        )
+    def change(key: FeatureKey, usage: Usage, _: FeatureCell) -> Decimal | None:
+        cheaper = substitutes[(key.provider, key.model)]
+        return None if cheaper is None else book.cost(
+            key.provider, cheaper, key.day, usage, batch=key.batch, service_tier=key.service_tier
+        )  # fmt: skip
 
     result = []
     for group, values in _what_if(rollup, book, select, change).items():
-        share = Decimal(values[2]) / totals[group] if totals[group] else Decimal(0)
-        cheaper = substitutes[(group[0], group[1])]
+        requests = values.usage.requests
+        share = Decimal(requests) / totals[group] if totals[group] else Decimal(0)
+        cheaper = substitutes[(group.provider, group.model)]
         if share < rules.min_short_output_share or cheaper is None:
             continue
         result.append(Recommendation(
             kind="cheaper_model",
-            title=f"Route short-output '{group[2] or '(no feature)'}' requests from {group[1]} to {cheaper}",
-            estimated_monthly_savings_usd=(values[0] - values[1]) * scale,
+            title=f"Route short-output '{group.feature or '(no feature)'}' requests from {group.model} to {cheaper}",
+            estimated_monthly_savings_usd=(values.current - values.changed) * scale,
             assumption=(
                 f"{float(round(share * 100, 1))}% of these requests produce <= {SHORT_OUTPUT_TOKENS} "
-                f"output tokens; those requests, with the same tokens, are repriced at {group[0]}:"
+                f"output tokens; those requests, with the same tokens, are repriced at {group.provider}:"
                 f"{cheaper} (same provider), assuming its quality suffices for short answers. {scaling}"
             ),
             evidence=_evidence(group, values, short_output_share=float(round(share, 4)), cheaper_model=cheaper),
@@ -211,38 +221,36 @@ def _substitute(rules: RecommendationRules, provider: str, model: str) -> str | 
 def _caching(
     rollup: UsageRollup, book: PriceBook, scale: Decimal, scaling: str
 ) -> list[Recommendation]:
-    def select(key: CellKey, cell: list[int]) -> Sequence[int] | None:
-        if cell[ALL + 2] or not cell[PREFIX_HIT_TOKENS]:
+    def select(key: FeatureKey, cell: FeatureCell) -> Usage | None:
+        if cell.cached_input_tokens or not cell.prefix_hit_tokens:
             return None
-        return cell[ALL : ALL + 7]
+        return cell.usage
 
-    def change(key: CellKey, block: Sequence[int], cell: list[int]) -> Decimal | None:
-        day, provider, model, _feature, batch, tier = key
-        requests, total_in, cached, write, write_1h, output, reasoning = block
-        new_cached = min(cached + cell[PREFIX_HIT_TOKENS], total_in)
-        new_write = min(write + cell[PREFIX_WRITE_TOKENS], total_in - new_cached)
-        cached_block = (
-            requests,
-            total_in,
-            new_cached,
-            new_write,
-            min(write_1h, new_write),
-            output,
-            reasoning,
-        )
-        return book.cost(provider, model, day, cached_block, batch=batch, service_tier=tier)
+    def change(key: FeatureKey, usage: Usage, cell: FeatureCell) -> Decimal | None:
+        total_in = usage.input_tokens
+        cached = min(usage.cached_input_tokens + cell.prefix_hit_tokens, total_in)
+        write = min(usage.cache_write_tokens + cell.prefix_write_tokens, total_in - cached)
+        with_cache = replace(
+            usage, cached_input_tokens=cached, cache_write_tokens=write,
+            cache_write_1h_tokens=min(usage.cache_write_1h_tokens, write),
+        )  # fmt: skip
+        return book.cost(
+            key.provider, key.model, key.day, with_cache, batch=key.batch,
+            service_tier=key.service_tier,
+        )  # fmt: skip
 
     hits: dict[Group, int] = defaultdict(int)
-    for (_, provider, model, feature, _, _), cell in rollup.cells.items():
-        if not cell[ALL + 2]:
-            hits[(provider, model, feature)] += cell[PREFIX_HIT_TOKENS]
+    for key, cell in rollup.cells.items():
+        if not cell.cached_input_tokens:
+            hits[_group(key)] += cell.prefix_hit_tokens
     result = []
     for group, values in _what_if(rollup, book, select, change).items():
-        share = Decimal(hits[group]) / values[3] if values[3] else Decimal(0)
+        input_tokens = values.usage.input_tokens
+        share = Decimal(hits[group]) / input_tokens if input_tokens else Decimal(0)
         result.append(Recommendation(
             kind="prompt_caching",
-            title=f"Enable prompt caching for '{group[2] or '(no feature)'}' on {group[1]}",
-            estimated_monthly_savings_usd=(values[0] - values[1]) * scale,
+            title=f"Enable prompt caching for '{group.feature or '(no feature)'}' on {group.model}",
+            estimated_monthly_savings_usd=(values.current - values.changed) * scale,
             assumption=(
                 f"No input tokens were cached, yet {float(round(share * 100, 1))}% of input tokens "
                 f"repeat a prefix seen within {int(PREFIX_CACHE_TTL_SECONDS // 60)} minutes (prefix "
@@ -265,25 +273,29 @@ def _batching(
         )
 
     # each feature's name is checked once, not once per cell
-    features = {key[3] for key in rollup.cells}
+    features = {key.feature for key in rollup.cells}
     offline = {feature for feature in features if insensitive(feature)}
 
-    def select(key: CellKey, cell: list[int]) -> Sequence[int] | None:
-        return None if key[4] or key[3] not in offline else cell[ALL : ALL + 7]
+    def select(key: FeatureKey, cell: FeatureCell) -> Usage | None:
+        return None if key.batch or key.feature not in offline else cell.usage
 
-    def change(key: CellKey, block: Sequence[int], _: list[int]) -> Decimal | None:
-        return book.cost(key[1], key[2], key[0], block, batch=True, service_tier="")
+    def change(key: FeatureKey, usage: Usage, _: FeatureCell) -> Decimal | None:
+        return book.cost(key.provider, key.model, key.day, usage, batch=True, service_tier="")
 
     result = []
     for group, values in _what_if(rollup, book, select, change).items():
-        why = "named latency-insensitive" if group[2] in explicit else "its name marks offline work"
+        why = (
+            "named latency-insensitive"
+            if group.feature in explicit
+            else "its name marks offline work"
+        )
         result.append(Recommendation(
             kind="batch",
-            title=f"Move '{group[2]}' on {group[1]} to the {group[0]} Batch API",
-            estimated_monthly_savings_usd=(values[0] - values[1]) * scale,
+            title=f"Move '{group.feature}' on {group.model} to the {group.provider} Batch API",
+            estimated_monthly_savings_usd=(values.current - values.changed) * scale,
             assumption=(
-                f"Feature '{group[2]}' is latency-insensitive ({why}) and can wait up to 24 h; its "
-                f"interactive requests are repriced at {group[0]}'s batch prices for the same tokens. "
+                f"Feature '{group.feature}' is latency-insensitive ({why}) and can wait up to 24 h; its "
+                f"interactive requests are repriced at {group.provider}'s batch prices for the same tokens. "
                 f"{scaling}"
             ),
             evidence=_evidence(group, values),
@@ -294,23 +306,23 @@ def _batching(
 def _response_cache(
     rollup: UsageRollup, book: PriceBook, scale: Decimal, scaling: str
 ) -> list[Recommendation]:
-    def select(key: CellKey, cell: list[int]) -> Sequence[int] | None:
-        return cell[DUP : DUP + 7]
+    def select(key: FeatureKey, cell: FeatureCell) -> Usage | None:
+        return cell.duplicate
 
-    def change(key: CellKey, block: Sequence[int], _: list[int]) -> Decimal | None:
+    def change(key: FeatureKey, usage: Usage, _: FeatureCell) -> Decimal | None:
         return Decimal(0)
 
     result = []
     for group, values in _what_if(rollup, book, select, change).items():
         result.append(Recommendation(
             kind="response_cache",
-            title=f"Cache responses of duplicate '{group[2] or '(no feature)'}' requests on {group[1]}",
-            estimated_monthly_savings_usd=(values[0] - values[1]) * scale,
+            title=f"Cache responses of duplicate '{group.feature or '(no feature)'}' requests on {group.model}",
+            estimated_monthly_savings_usd=(values.current - values.changed) * scale,
             assumption=(
-                f"{values[2]} requests repeat an identical request (same prompt fingerprint) seen "
+                f"{values.usage.requests} requests repeat an identical request (same prompt fingerprint) seen "
                 f"within {int(DUPLICATE_WINDOW_SECONDS // 3600)} h; a response cache keyed on the "
                 f"fingerprint answers them without an API call, so their cost is removed. {scaling}"
             ),
-            evidence=_evidence(group, values, duplicate_requests=values[2]),
+            evidence=_evidence(group, values, duplicate_requests=values.usage.requests),
         ))  # fmt: skip
     return result

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from apex_core.cost.records import PREFIX_BLOCK_TOKENS, UsageRecord
+from apex_core.cost.model.records import PREFIX_BLOCK_TOKENS, UsageRecord
 
 SOURCE = "demo"
 

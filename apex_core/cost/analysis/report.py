@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from apex_core.cost.analysis import Analysis
+from apex_core.cost.analysis.analyze import Analysis
 
 
 def _money(amount: float | None) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from apex_core.cost.errors import BadModelMapping
-from apex_core.cost.records import RowRejected
+from apex_core.cost.model.records import RowRejected
 
 _EXAMPLE = "e.g. 'openai:gpt-4o-mini' or 'ChatGPT=openai:gpt-3.5-turbo,GPT-4=openai:gpt-4'"
 

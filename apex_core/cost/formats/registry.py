@@ -1,14 +1,25 @@
-"""Recognise a usage file's format from its first bytes, and pick its reader."""
+"""The formats: recognise a usage file's format from its first bytes, and pick its reader."""
 
 from __future__ import annotations
 
 import csv
 import json
+from typing import Final
 
-from apex_core.cost import anthropic_usage, native_format, openai_usage, otel_spans, traces
-from apex_core.cost.context import Reader
 from apex_core.cost.errors import UnknownUsageFormat
+from apex_core.cost.formats import anthropic_usage, native, openai_usage, otel_spans, traces
+from apex_core.cost.formats.context import Reader
 
+READERS: Final[dict[str, Reader]] = {
+    "native": native.read_rows,
+    "openai-usage": openai_usage.read_rows,
+    "anthropic-usage": anthropic_usage.read_rows,
+    "otel": otel_spans.read_rows,
+    "trace": traces.read_rows,
+}
+"""Every format's row reader, by the name ``--format`` takes."""
+FORMATS: Final = ("auto", *READERS)
+"""What ``read_usage(format=...)`` and ``apex analyze --format`` accept."""
 _JSON_MARKERS = (
     ("resourceSpans", "otel"),
     ("organization.usage.completions", "openai-usage"),
@@ -65,17 +76,10 @@ def _detect_json(text: str, source: str) -> str:
 
 
 def reader_for(format_name: str) -> Reader:
-    """The row reader of a format name (one of ``importing.FORMATS`` except ``auto``)."""
-    readers: dict[str, Reader] = {
-        "native": native_format.read_rows,
-        "openai-usage": openai_usage.read_rows,
-        "anthropic-usage": anthropic_usage.read_rows,
-        "otel": otel_spans.read_rows,
-        "trace": traces.read_rows,
-    }
+    """The row reader of a format name (one of :data:`FORMATS` except ``auto``)."""
     try:
-        return readers[format_name]
+        return READERS[format_name]
     except KeyError:
         raise UnknownUsageFormat(
-            f"unknown format {format_name!r}; expected one of {', '.join(readers)}"
+            f"unknown format {format_name!r}; expected one of {', '.join(READERS)}"
         ) from None

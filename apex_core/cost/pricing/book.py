@@ -15,17 +15,15 @@ and reused for the span's other days (see :meth:`PriceBook.rate_card`).
 
 from __future__ import annotations
 
-import json
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from importlib import resources
-from typing import Final, Literal
+from typing import Final
 
-from genai_prices import Usage, calc_price
+from genai_prices import Usage as PricedUsage
+from genai_prices import calc_price
 from genai_prices.data_snapshot import get_snapshot
 from genai_prices.types import (
     ModelInfo,
@@ -35,71 +33,22 @@ from genai_prices.types import (
     TieredPrices,
     TimeOfDateConstraint,
 )
-from pydantic import BaseModel, ConfigDict, Field
 
+from apex_core.cost.model.cells import PeriodKey, Usage
+from apex_core.cost.pricing.batch import BatchDiscount, load_batch_discounts
+from apex_core.cost.pricing.cards import RateCard, TieredPrice, linear_card
 from apex_core.errors import PricingError
 
-MILLION: Final = Decimal(1_000_000)
 PRICED_TIERS: Final = frozenset({"flex", "priority", "fast"})
-Rate = Decimal | None
+_PROBE: Final = Usage(
+    requests=1, input_tokens=10_000_000, cached_input_tokens=3_000_000,
+    cache_write_tokens=2_000_000, cache_write_1h_tokens=500_000, output_tokens=1_000_000,
+)  # fmt: skip
+"""A usage that exercises every rate of a card (checked against genai-prices)."""
 CardKey = tuple[str, str, str, bool, str]
 """(provider, model, day, batch, service tier) of one day's rate card."""
-PeriodKey = tuple[str, str, str, bool, str]
-"""(day, provider, model, batch, service tier): the keys of :meth:`PriceBook.price_periods`."""
 SpanKey = tuple[str, str, date, bool, str]
 """(provider, model, first day of a span, batch, service tier); see :meth:`PriceBook.rate_card`."""
-
-
-class BatchDiscount(BaseModel):
-    """One provider's published batch discount (validated from the data file)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    provider: str = Field(min_length=1)
-    discount: Decimal = Field(gt=0, lt=1)
-    applies_to: tuple[Literal["input", "cache_read", "cache_write", "output"], ...]
-    source: str = Field(min_length=10)
-    as_of: date
-
-
-class BatchDiscountTable(BaseModel):
-    """The whole ``batch_discounts.json``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    about: str
-    discounts: tuple[BatchDiscount, ...]
-
-
-def load_batch_discounts() -> dict[str, BatchDiscount]:
-    """Provider id -> discount, from the packaged, validated data file."""
-    text = resources.files("apex_core.cost").joinpath("data/batch_discounts.json").read_text()
-    table = BatchDiscountTable.model_validate(json.loads(text))
-    return {entry.provider: entry for entry in table.discounts}
-
-
-@dataclass(slots=True, frozen=True)
-class RateCard:
-    """USD per million tokens for one model on one day under one policy (linear prices only)."""
-
-    input: Decimal
-    cache_read: Decimal
-    cache_write: Decimal
-    cache_write_1h: Decimal
-    output: Decimal
-    batch_source: str
-    """'genai-prices', 'discount-table' or '' (not batch)."""
-
-    def cost(self, usage: Sequence[int]) -> Decimal:
-        """Cost of a usage block (requests, input, cached, write, write_1h, output, reasoning)."""
-        cached = usage[2]
-        write = usage[3]
-        write_1h = usage[4]
-        return (
-            (usage[1] - cached - write) * self.input
-            + cached * self.cache_read
-            + (write - write_1h) * self.cache_write
-            + write_1h * self.cache_write_1h
-            + usage[5] * self.output
-        ) / MILLION
 
 
 class PriceBook:
@@ -122,12 +71,12 @@ class PriceBook:
         provider: str,
         model: str,
         day: str,
-        usage: Sequence[int],
+        usage: Usage,
         *,
         batch: bool = False,
         service_tier: str = "",
     ) -> Decimal | None:
-        """USD cost of ``usage`` (a 7-counter block), or ``None`` when the model is unpriced."""
+        """USD cost of ``usage``, or ``None`` when the model is unpriced."""
         card = self.rate_card(provider, model, day, batch=batch, service_tier=service_tier)
         return None if card is None else card.cost(usage)
 
@@ -183,7 +132,7 @@ class PriceBook:
                 if index == 0 or card != previous or isinstance(card, TieredPrice):
                     start = day
                 previous = card
-                periods[(day, provider, model, batch, tier)] = start
+                periods[PeriodKey(day, provider, model, batch, tier)] = start
         return periods
 
     def _span_card(
@@ -215,7 +164,7 @@ class PriceBook:
         context = {"service_tier": tier} if tier else {}
         try:
             standard = calc_price(
-                Usage(input_tokens=0), model, provider_id=provider,
+                PricedUsage(input_tokens=0), model, provider_id=provider,
                 genai_request_timestamp=moment, price_context=context or None,
             )  # fmt: skip
         except LookupError:
@@ -232,7 +181,7 @@ class PriceBook:
         if batch:
             if _has_active_batch_variant(standard.model, moment):
                 calculation = calc_price(
-                    Usage(input_tokens=0), model, provider_id=provider,
+                    PricedUsage(input_tokens=0), model, provider_id=provider,
                     genai_request_timestamp=moment,
                     price_context={**context, "processing": "batch"},
                 )  # fmt: skip
@@ -290,73 +239,6 @@ def _has_active_batch_variant(model: ModelInfo, moment: datetime) -> bool:
     return False
 
 
-@dataclass(slots=True, frozen=True)
-class TieredPrice:
-    """Prompt-size dependent prices: the tier is chosen by the *average* request's input.
-
-    genai-prices applies a tier to a whole request when its input crosses the
-    tier's start; a roll-up only knows sums, so the average request decides.
-    """
-
-    rates: tuple[tuple[str, Decimal | TieredPrices | None], ...]
-    scale: Decimal
-    batch_source: str
-    _starts: tuple[int, ...] = field(init=False, repr=False, compare=False)
-    """Every tier start of every rate, sorted, without repeats."""
-    _cards: tuple[RateCard, ...] = field(init=False, repr=False, compare=False)
-    """``_cards[i]``: the card of requests above exactly ``i`` of ``_starts``."""
-
-    def __post_init__(self) -> None:
-        """Resolve each tier's card once instead of once per priced block.
-
-        A request of size x pays, per rate, the last tier whose start is below
-        x, so its card depends only on how many of ``_starts`` are below x.
-        ``_starts[i]`` has exactly ``i`` starts below it (``last + 1``: all).
-        """
-        starts = sorted({
-            tier.start for _, rate in self.rates if isinstance(rate, TieredPrices)
-            for tier in rate.tiers
-        })  # fmt: skip
-        sizes = [*starts, starts[-1] + 1 if starts else 0]
-        object.__setattr__(self, "_starts", tuple(starts))
-        object.__setattr__(self, "_cards", tuple(self._resolve(Decimal(x)) for x in sizes))
-
-    def card_for(self, input_per_request: Decimal) -> RateCard:
-        """The linear card of the tier that requests of this size pay."""
-        return self._cards[bisect_left(self._starts, input_per_request)]
-
-    def cost(self, usage: Sequence[int]) -> Decimal:
-        """Cost of a usage block, at the tier of its average request."""
-        requests, total_in = usage[0], usage[1]
-        return self.card_for(Decimal(total_in) / (requests or 1)).cost(usage)
-
-    def _resolve(self, input_per_request: Decimal) -> RateCard:
-        """genai-prices' tier rule: per rate, the last tier whose start is below the size."""
-        resolved: dict[str, Decimal | None] = {}
-        for name, rate in self.rates:
-            if isinstance(rate, TieredPrices):
-                chosen = rate.base
-                for tier in reversed(rate.tiers):
-                    if input_per_request > tier.start:
-                        chosen = tier.price
-                        break
-                resolved[name] = chosen
-            else:
-                resolved[name] = rate
-        return _linear_card(resolved, self.scale, self.batch_source)
-
-
-def _linear_card(rates: dict[str, Decimal | None], scale: Decimal, batch_source: str) -> RateCard:
-    base = rates["input"] if rates["input"] is not None else Decimal(0)
-    read = rates["cache_read"] if rates["cache_read"] is not None else base
-    write = rates["cache_write"] if rates["cache_write"] is not None else base
-    write_1h = rates["cache_write_1h"] if rates["cache_write_1h"] is not None else write
-    output = rates["output"] if rates["output"] is not None else Decimal(0)
-    return RateCard(
-        base * scale, read * scale, write * scale, write_1h * scale, output * scale, batch_source
-    )
-
-
 def _rate_card(
     calculation: PriceCalculation,
     *,
@@ -375,7 +257,7 @@ def _rate_card(
     }
     if any(isinstance(rate, TieredPrices) for rate in rates.values()):
         return TieredPrice(tuple(rates.items()), scale, batch_source)
-    card = _linear_card(rates, scale, batch_source)
+    card = linear_card(rates, scale, batch_source)
     _check_against_genai_prices(
         card, scale=scale, provider=provider, model=model, moment=moment, context=context,
         batch=batch,
@@ -394,11 +276,13 @@ def _check_against_genai_prices(
     batch: bool,
 ) -> None:
     """The linear card must agree with genai-prices on a probe; else the card is wrong."""
-    probe = (1, 10_000_000, 3_000_000, 2_000_000, 500_000, 1_000_000, 0)
-    usage = Usage(
-        input_tokens=probe[1], cache_read_tokens=probe[2], cache_write_tokens=probe[3],
-        cache_write_1h_tokens=probe[4], cache_write_5m_tokens=probe[3] - probe[4],
-        output_tokens=probe[5],
+    probe = _PROBE
+    usage = PricedUsage(
+        input_tokens=probe.input_tokens, cache_read_tokens=probe.cached_input_tokens,
+        cache_write_tokens=probe.cache_write_tokens,
+        cache_write_1h_tokens=probe.cache_write_1h_tokens,
+        cache_write_5m_tokens=probe.cache_write_tokens - probe.cache_write_1h_tokens,
+        output_tokens=probe.output_tokens,
     )  # fmt: skip
     price_context = dict(context)
     if card.batch_source == "genai-prices":

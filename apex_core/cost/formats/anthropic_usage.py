@@ -16,15 +16,15 @@ from __future__ import annotations
 
 from typing import Any, Final, TextIO
 
-from apex_core.cost.context import (
+from apex_core.cost.formats.context import (
     ImportContext,
     RowStream,
     csv_header,
     csv_records,
     json_document,
 )
-from apex_core.cost.fields import parse_count, parse_timestamp, text_or_empty
-from apex_core.cost.records import RowRejected, UsageRecord, check_token_invariants
+from apex_core.cost.formats.fields import parse_count, parse_timestamp, text_or_empty
+from apex_core.cost.model.records import RowRejected, UsageRecord, check_token_invariants
 from apex_core.errors import ImportFailed
 
 UNGROUPED_MODEL: Final = "(not grouped by model)"

@@ -10,64 +10,24 @@ from __future__ import annotations
 
 import io
 import os
-from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, Final
 
-from apex_core.cost.context import ImportContext, RowStream
-from apex_core.cost.detection import detect_format, reader_for
 from apex_core.cost.errors import UnknownUsageFormat
-from apex_core.cost.mapping import ModelMapping
-from apex_core.cost.records import Rejection, UsageRecord
+from apex_core.cost.formats.context import ImportContext, RowStream
+from apex_core.cost.formats.mapping import ModelMapping
+from apex_core.cost.formats.registry import FORMATS, detect_format, reader_for
+from apex_core.cost.model.records import ImportStats, UsageRecord
 from apex_core.errors import ImportFailed
 
-FORMATS: Final = ("auto", "native", "openai-usage", "anthropic-usage", "otel", "trace")
-MAX_KEPT_REJECTIONS: Final = 50
 DEFAULT_TRACE_START: Final = datetime(2025, 1, 1, tzinfo=UTC)
 """Where relative trace clocks (Mooncake ms, BurstGPT seconds) start unless told otherwise."""
 _HEAD_BYTES: Final = 65536
 
-UsageSource = str | os.PathLike[str] | bytes | BinaryIO
-
-
-@dataclass(slots=True)
-class ImportStats:
-    """Row accounting of one or more imports: read = imported + rejected."""
-
-    read: int = 0
-    imported: int = 0
-    rejected: int = 0
-    reasons: Counter[str] = field(default_factory=Counter)
-    examples: list[Rejection] = field(default_factory=list)
-
-    def add_rejection(self, rejection: Rejection) -> None:
-        """Count a rejected row; keep the first few in full for the report."""
-        self.rejected += 1
-        self.reasons[rejection.reason] += 1
-        if len(self.examples) < MAX_KEPT_REJECTIONS:
-            self.examples.append(rejection)
-
-    def merge(self, other: ImportStats) -> None:
-        """Add another import's counts to these."""
-        self.read += other.read
-        self.imported += other.imported
-        self.rejected += other.rejected
-        self.reasons.update(other.reasons)
-        room = MAX_KEPT_REJECTIONS - len(self.examples)
-        self.examples.extend(other.examples[: max(room, 0)])
-
-    def to_json(self) -> dict[str, object]:
-        """``{read, imported, rejected, reasons: {reason: count}, examples: [...]}``."""
-        return {
-            "read": self.read,
-            "imported": self.imported,
-            "rejected": self.rejected,
-            "reasons": dict(sorted(self.reasons.items())),
-            "examples": [rejection.to_json() for rejection in self.examples],
-        }
+UsageInput = str | os.PathLike[str] | bytes | BinaryIO
+"""What ``read_usage`` reads: a path, the bytes of an upload, or a binary stream."""
 
 
 class ImportResult:
@@ -150,7 +110,7 @@ class ImportResult:
 
 
 def read_usage(
-    source: UsageSource,
+    source: UsageInput,
     *,
     format: str = "auto",
     model_mapping: ModelMapping | str | None = None,
@@ -194,7 +154,7 @@ def read_usage(
         raise
 
 
-def _open_binary(source: UsageSource, source_name: str | None) -> tuple[BinaryIO, str, int | None]:
+def _open_binary(source: UsageInput, source_name: str | None) -> tuple[BinaryIO, str, int | None]:
     if isinstance(source, bytes):
         return io.BytesIO(source), source_name or "<upload>", len(source)
     if isinstance(source, str | os.PathLike):

@@ -1,14 +1,16 @@
 """Arrow's reading of a plain block: typed columns and the mask of plainly valid rows.
 
 A block without quotes has one row per line. Arrow parses it (typed, or as
-text and cast when a field has another shape), vectorised kernels check every
-invariant the row parser checks, and the rows that are not plainly valid go to
-:mod:`native_rows` with their line, so both readers agree row for row. Arrow's
+text and cast when a field has another shape), and the row parser's own rules
+(:func:`~apex_core.cost.model.records.counts_hold`, the native format's plain
+batch flags and latencies) run over whole columns; the rows that are not plainly valid go to
+:mod:`row_parse` with their line, so both readers agree row for row. Arrow's
 null markers are off: ``NA`` is a model name and ``nan`` a bad latency.
 """
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any, Final
 
 import numpy as np
@@ -16,11 +18,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from apex_core.cost.context import ImportContext
-from apex_core.cost.native_columns import CANONICAL, COUNTS, Block, BlockRows, NativeLayout
-from apex_core.cost.native_format import COLUMNS
-from apex_core.cost.native_rows import parse_rows
-from apex_core.cost.records import PREFIX_BLOCK_TOKENS
+from apex_core.cost.columnar.row_parse import parse_rows
+from apex_core.cost.columnar.table import CANONICAL, COUNTS, Block, BlockRows, NativeLayout
+from apex_core.cost.formats.context import ImportContext
+from apex_core.cost.formats.native import BATCH_TEXT, BATCH_TRUE, COLUMNS, plain_latency
+from apex_core.cost.model.records import PREFIX_BLOCK_TOKENS, counts_hold
 
 Bools = np.ndarray[Any, np.dtype[np.bool_]]
 Ints = np.ndarray[Any, np.dtype[np.int64]]
@@ -31,8 +33,8 @@ _TYPES: Final = {
     "timestamp": pa.timestamp("us", tz="UTC"),
 }
 """What a well-formed block reads as; a block that does not is read as text and cast."""
-_TRUE_BATCH_TEXT: Final = pa.array(["true", "1", "True", "TRUE"])
-_BATCH_TEXT: Final = pa.array(["", "false", "0", "False", "FALSE", "true", "1", "True", "TRUE"])
+_TRUE_BATCH_TEXT: Final = pa.array(BATCH_TRUE)
+_BATCH_TEXT: Final = pa.array(BATCH_TEXT)
 _BLOCK_IDS: Final = r"^[!-~]+( [!-~]+)*$"
 """Prefix block ids the fast path splits itself: printable ASCII separated by single spaces."""
 
@@ -98,16 +100,13 @@ def _typed(columns: dict[str, Any], rows: int) -> tuple[Bools, dict[str, Any]]:
             valid &= _mask(pc.is_valid(column))
         default = {"requests": 1, "block_tokens": PREFIX_BLOCK_TOKENS}.get(name, 0)
         counts[name] = pc.fill_null(column, default).to_numpy()
-    valid &= np.minimum.reduce([counts[name] for name in COUNTS]) >= 0
+    valid &= counts_hold(SimpleNamespace(**counts))
     valid &= counts["block_tokens"] > 0
-    valid &= counts["cached_input_tokens"] + counts["cache_write_tokens"] <= counts["input_tokens"]
-    valid &= counts["reasoning_tokens"] <= counts["output_tokens"]
-    valid &= counts["cache_write_1h_tokens"] <= counts["cache_write_tokens"]
     latency = pc.cast(text["latency_ms"], pa.float64())
     no_latency = _mask(pc.is_null(latency))
     milliseconds = latency.to_numpy(zero_copy_only=False)
     with np.errstate(invalid="ignore"):
-        finite = (milliseconds >= 0) & (milliseconds < np.inf)
+        finite = plain_latency(milliseconds)
     valid &= no_latency | finite
     rounded = np.rint(np.where(finite, milliseconds, 0)).astype(np.int64)
     values = {
