@@ -37,6 +37,9 @@ from apex_core import names
 # the same client_message_id gets the same run (and so starts nothing new).
 _RUN_NAMESPACE: Final = uuid.UUID("6f1c8f0e-8a4e-4c1b-9d5e-3b7a8f0c2d11")
 TITLE_MAX_CHARS: Final = 80
+LAST_QUERY: Final = "last_query"
+"""Thread field: the query (``apex.query.v1``) of the thread's last answered run, which a
+follow-up ("and the week before?") refines; written with the run's terminal transition."""
 
 
 def thread_path(thread_id: str) -> str:
