@@ -74,14 +74,18 @@ class Result:
         }  # fmt: skip
 
     def table(self) -> dict[str, Any]:
-        """Columns and rows (the breakdown's groups, or the one total)."""
+        """Columns and rows (the breakdown's groups, or the one total); a row is an object
+        keyed by column (Firestore stores no array directly inside an array)."""
         measures = self.query.measures
         column = self.query.breakdown or "scope"
         rows = self.rows or (Row("total", self.total),)
         return {
             "columns": [column, *measures],
             "rows": [
-                [row.label, *(json_value(m, self.value(m, row.tally)) for m in measures)]
+                {
+                    column: row.label,
+                    **{m: json_value(m, self.value(m, row.tally)) for m in measures},
+                }
                 for row in rows
             ],
         }

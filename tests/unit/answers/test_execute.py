@@ -4,13 +4,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
-from typing import NamedTuple
 
 import pytest
-from genai_prices import Usage as PricedUsage
-from genai_prices import calc_price
 
 from apex_core.answers.compose import compose
 from apex_core.answers.errors import CannotAnswer
@@ -23,54 +20,11 @@ from apex_core.cost import PriceBook, UsageRollup, accumulate, analyze, read_usa
 from apex_core.query.model import Filter, Query, Ranking, WhatIf
 from apex_core.query.parser import Parsed, parse
 from apex_core.query.periods import absolute
-
-
-class Line(NamedTuple):
-    """One row of the usage file."""
-
-    at: str
-    provider: str
-    model: str
-    input_tokens: int
-    cached_input_tokens: int
-    output_tokens: int
-    requests: int
-    feature: str
-    end_user: str
-
-
-ROWS = [Line(*row) for row in [
-    ("2025-10-01T09:00:00Z", "openai", "gpt-4o", 1000, 0, 200, 1, "support-chat", "u1"),
-    ("2025-10-01T10:00:00Z", "openai", "gpt-4o-mini", 5000, 0, 1000, 2, "faq-bot", "u2"),
-    ("2025-10-02T09:00:00Z", "openai", "gpt-4o", 2000, 500, 300, 1, "support-chat", "u1"),
-    ("2025-10-03T09:00:00Z", "openai", "gpt-4o", 1500, 0, 250, 1, "support-chat", "u1"),
-    ("2025-10-06T09:00:00Z", "openai", "gpt-4o", 40000, 0, 8000, 10, "support-chat", "u3"),
-    ("2025-10-06T11:00:00Z", "anthropic", "claude-3-5-sonnet-20241022", 3000, 0, 500, 1, "faq-bot", "u2"),
-    ("2025-10-07T09:00:00Z", "openai", "gpt-4o-mini", 1000, 0, 100, 1, "faq-bot", "u1"),
-]]  # fmt: skip
-HEADER = "timestamp,provider,model,input_tokens,cached_input_tokens,output_tokens,requests,batch,feature,end_user"
-
-
-def _csv(rows: list[Line]) -> bytes:
-    lines = [HEADER] + [",".join(map(str, (*r[:7], "false", *r[7:]))) for r in rows]
-    return ("\n".join(lines) + "\n").encode()
-
-
-def _price(row: Line, model: str | None = None) -> Decimal:
-    usage = PricedUsage(
-        input_tokens=row.input_tokens,
-        cache_read_tokens=row.cached_input_tokens,
-        output_tokens=row.output_tokens,
-    )
-    when = datetime.fromisoformat(row.at.replace("Z", "+00:00")).astimezone(UTC)
-    price = calc_price(
-        usage, model or row.model, provider_id=row.provider, genai_request_timestamp=when
-    )
-    return Decimal(price.total_price)
+from tests.question_usage import ROWS, Line, price_of, usage_csv
 
 
 def _rollup() -> UsageRollup:
-    return accumulate(read_usage(_csv(ROWS), source_name="usage.csv"))
+    return accumulate(read_usage(usage_csv(ROWS), source_name="usage.csv"))
 
 
 def _day(row: Line) -> str:
@@ -94,14 +48,14 @@ def test_cost_of_a_model_on_a_day_and_its_share_of_that_day() -> None:
     )
     result = execute(query, _rollup(), prices=BOOK)
     spike, other = ROWS[4], ROWS[5]
-    assert _cents(result.total.cost) == _cents(_price(spike))
+    assert _cents(result.total.cost) == _cents(price_of(spike))
     assert result.value("requests") == 10
     share = result.value("share_of_spend")
     assert isinstance(share, Decimal)
-    assert abs(share - _price(spike) / (_price(spike) + _price(other))) < Decimal("1e-9")
+    assert abs(share - price_of(spike) / (price_of(spike) + price_of(other))) < Decimal("1e-9")
     answer = compose(result)
     assert answer.sentence.startswith(
-        f"You spent {money(_price(spike))} on model gpt-4o on 6 Oct 2025"
+        f"You spent {money(price_of(spike))} on model gpt-4o on 6 Oct 2025"
     )
 
 
@@ -110,7 +64,7 @@ def test_a_top_n_breakdown_ranks_by_cost_and_says_how_many_groups_there_were() -
     result = execute(query, _rollup(), prices=BOOK)
     by_model: dict[str, Decimal] = defaultdict(Decimal)
     for row in ROWS:
-        by_model[row.model] += _price(row)
+        by_model[row.model] += price_of(row)
     expected = sorted(by_model.items(), key=lambda item: -item[1])[:2]
     assert [(row.label, _cents(row.tally.cost)) for row in result.rows] == [
         (name, _cents(cost)) for name, cost in expected
@@ -132,7 +86,7 @@ def test_every_dollar_figure_equals_apex_analyze_on_the_restricted_usage() -> No
     kept = [
         r for r in ROWS if r.feature == "support-chat" and "2025-10-01" <= _day(r) <= "2025-10-03"
     ]
-    restricted = analyze(accumulate(read_usage(_csv(kept), source_name="kept.csv"))).to_json()
+    restricted = analyze(accumulate(read_usage(usage_csv(kept), source_name="kept.csv"))).to_json()
     assert float(round(result.total.cost, 6)) == restricted["total_cost_usd"]
     assert [(row.label, float(round(row.tally.cost, 6))) for row in result.rows] == [
         (day["date"], day["cost_usd"]) for day in restricted["by_day"]
@@ -142,8 +96,8 @@ def test_every_dollar_figure_equals_apex_analyze_on_the_restricted_usage() -> No
 def test_a_comparison_gives_both_periods() -> None:
     query = Query(period=OCT6, comparison=BEFORE)
     result = execute(query, _rollup(), prices=BOOK)
-    before = sum((_price(r) for r in ROWS if _day(r) <= "2025-10-05"), Decimal(0))
-    now = sum((_price(r) for r in ROWS if _day(r) == "2025-10-06"), Decimal(0))
+    before = sum((price_of(r) for r in ROWS if _day(r) <= "2025-10-05"), Decimal(0))
+    now = sum((price_of(r) for r in ROWS if _day(r) == "2025-10-06"), Decimal(0))
     assert result.comparison is not None
     assert (_cents(result.total.cost), _cents(result.comparison.cost)) == (
         _cents(now),
@@ -158,18 +112,18 @@ def test_why_names_the_model_and_feature_that_drove_the_spike_and_splits_price_f
     query = Query(kind="why", period=OCT6, comparison=BEFORE)
     why = explain(query, _rollup(), BOOK)
     before_rows = [r for r in ROWS if _day(r) <= "2025-10-05"]
-    baseline = sum((_price(r) for r in before_rows), Decimal(0)) / 7
+    baseline = sum((price_of(r) for r in before_rows), Decimal(0)) / 7
     assert _cents(why.baseline) == _cents(baseline)
     driver = why.driver("model")
     assert driver is not None
     assert driver.label == "gpt-4o"
     old = [r for r in before_rows if r.model == "gpt-4o"]
-    old_cost = sum((_price(r) for r in old), Decimal(0))
+    old_cost = sum((price_of(r) for r in old), Decimal(0))
     old_requests = sum(r.requests for r in old)
     volume = (10 - Decimal(old_requests) / 7) * (old_cost / old_requests)
     assert _cents(driver.volume) == _cents(volume)
-    assert _cents(driver.volume + driver.price) == _cents(_price(ROWS[4]) - old_cost / 7)
-    price = _price(ROWS[4]) - old_cost / 7 - volume
+    assert _cents(driver.volume + driver.price) == _cents(price_of(ROWS[4]) - old_cost / 7)
+    price = price_of(ROWS[4]) - old_cost / 7 - volume
     assert driver.effect == ("volume" if abs(volume) >= abs(price) else "price") == "price"
     feature = why.driver("feature")
     assert feature is not None
@@ -187,9 +141,9 @@ def test_a_what_if_with_a_named_target_reprices_the_same_tokens_at_the_target() 
     )
     repricing = reprice(query, _rollup(), BOOK)
     chat = [r for r in ROWS if r.feature == "support-chat"]
-    assert _cents(repricing.current) == _cents(sum((_price(r) for r in chat), Decimal(0)))
+    assert _cents(repricing.current) == _cents(sum((price_of(r) for r in chat), Decimal(0)))
     assert _cents(repricing.changed) == _cents(
-        sum((_price(r, "gpt-4o-mini") for r in chat), Decimal(0))
+        sum((price_of(r, "gpt-4o-mini") for r in chat), Decimal(0))
     )
     assert repricing.saving > 0
 
@@ -204,7 +158,7 @@ def test_end_users_by_cost_over_all_the_data() -> None:
     result = execute(Query(breakdown="end_user"), _rollup(), prices=BOOK)
     by_user: dict[str, Decimal] = defaultdict(Decimal)
     for row in ROWS:
-        by_user[row.end_user] += _price(row)
+        by_user[row.end_user] += price_of(row)
     assert {row.label: _cents(row.tally.cost) for row in result.rows} == {
         user: _cents(cost) for user, cost in by_user.items()
     }
@@ -222,4 +176,4 @@ def test_questions_in_words_over_the_users_own_names() -> None:
     parsed = parse("How much did we spend on GPT4o on Oct 6?", vocabulary, facts=facts)
     assert isinstance(parsed, Parsed)
     result = execute(parsed.query, rollup, prices=BOOK)
-    assert _cents(result.total.cost) == _cents(_price(ROWS[4]))
+    assert _cents(result.total.cost) == _cents(price_of(ROWS[4]))
