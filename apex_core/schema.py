@@ -12,7 +12,8 @@ Who writes what:
   ``last_seq`` (one batch, ``create()`` so a redelivery cannot write a seq
   twice), and at the end the assistant message
   ``threads/{thread_id}/messages/{run_id}-assistant`` and the run's terminal
-  status, ``result`` or ``error``;
+  status, ``result`` or ``error``, and the thread's ``last_query`` (:data:`LAST_QUERY`,
+  the answered query for the next follow-up; an addition to DESIGN.md's thread fields);
 * the **dead-letter function**: a terminal ``agent_error`` and status ``failed``
   for a run whose request could not be processed.
 
