@@ -20,6 +20,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from apex_cli.chart_text import chart_lines
+
 AGENTS: Final = ("supervisor", "triage", "data", "optimization", "reporting")
 AgentState = Literal["waiting", "working", "done", "failed"]
 _STATE_STYLE: Final[dict[str, str]] = {
@@ -80,6 +82,8 @@ class RunView:
     tools: list[ToolCall] = field(default_factory=list)
     last_seq: int = 0
     response: str | None = None
+    chart: list[str] = field(default_factory=list)
+    """The answer's chart data as unicode lines (``result.chart``), empty for none."""
     error: dict[str, Any] | None = None
     finished: bool = False
 
@@ -131,6 +135,9 @@ class RunView:
                 agent.latest = one_line(event["summary"])
             if agent.name == "supervisor" and event.get("final"):
                 self.response = clean(event.get("response") or "")
+                result = event.get("result")
+                chart = result.get("chart") if isinstance(result, dict) else None
+                self.chart = [clean(line) for line in chart_lines(chart)]
                 self.finished = True
         elif kind == "agent_error":
             agent.state = "failed"
@@ -203,6 +210,8 @@ def render_run(view: RunView) -> RenderableType:
     parts: list[RenderableType] = [render_agents(view)]
     if view.response is not None:
         parts.append(render_report(view.response))
+    if view.chart:
+        parts.append(Panel(Text("\n".join(view.chart)), title=Text("Chart", style="bold")))
     if view.error is not None:
         parts.append(render_error(view.error))
     return Group(*parts)

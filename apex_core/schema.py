@@ -12,7 +12,8 @@ Who writes what:
   ``last_seq`` (one batch, ``create()`` so a redelivery cannot write a seq
   twice), and at the end the assistant message
   ``threads/{thread_id}/messages/{run_id}-assistant`` and the run's terminal
-  status, ``result`` or ``error``;
+  status, ``result`` or ``error``, and the thread's ``last_query`` (:data:`LAST_QUERY`,
+  the answered query for the next follow-up; an addition to DESIGN.md's thread fields);
 * the **dead-letter function**: a terminal ``agent_error`` and status ``failed``
   for a run whose request could not be processed.
 
@@ -37,6 +38,9 @@ from apex_core import names
 # the same client_message_id gets the same run (and so starts nothing new).
 _RUN_NAMESPACE: Final = uuid.UUID("6f1c8f0e-8a4e-4c1b-9d5e-3b7a8f0c2d11")
 TITLE_MAX_CHARS: Final = 80
+LAST_QUERY: Final = "last_query"
+"""Thread field: the query (``apex.query.v1``) of the thread's last answered run, which a
+follow-up ("and the week before?") refines; written with the run's terminal transition."""
 
 
 def thread_path(thread_id: str) -> str:

@@ -3,7 +3,7 @@
 A tool is a function that returns a :class:`ToolCall`: its name and JSON ``args``
 (what the ``tool_executing`` event shows) and the work, which the supervisor runs
 between the two events of the pair. The work returns :class:`Found`: the typed
-value the next step needs (a ``Classification``, a ``UsageOverview``, an
+value the next step needs (a ``UsageOverview``, an
 ``Analysis`` …) and a one-line summary for ``tool_completed``. What one tool
 found reaches the next one as an argument; nothing is kept on the side. Every
 number a tool reports is computed here from stored data, read through the
@@ -16,13 +16,14 @@ delivery is retried.
 =====================  ============  ==================================================
 tool                   agent         what it does
 =====================  ============  ==================================================
-``classify_request``   triage        rule-based intent of the message (``functions.triage``)
 ``inspect_usage``      triage        lists the user's stored uploads: requests, days
 ``load_demo_dataset``  data          generates and stores a demo dataset (demo users only)
 ``cost_breakdown``     data          merges the stored roll-ups and prices them
-``find_savings``       optimization  ranks the priced recommendations, for a focus
+``find_savings``       optimization  ranks the priced recommendations
 ``render_report``      reporting     the markdown report
 =====================  ============  ==================================================
+
+The tools of a narrow question are in :mod:`functions.question_tools`.
 
 Cost engine: :mod:`apex_core.cost` (``UsageRollup``, ``analyze``,
 ``render_markdown``, ``demo_records``); ``result`` of a run is
@@ -50,7 +51,7 @@ from apex_core.cost import (
 )
 from apex_core.errors import ApexError
 from apex_core.protocol import RunRequest
-from functions.triage import FOCUS_KINDS, Classification, classify
+from apex_core.query.model import Query
 from functions.usage_store import UploadInfo, UsageOverview
 
 DEMO_DAYS: Final = 30
@@ -74,6 +75,8 @@ class ToolContext:
 
     request: RunRequest
     usage: StoredUsage
+    previous_query: Query | None = None
+    """The thread's last answered query (``threads/{id}.last_query``), for follow-ups."""
 
     @property
     def is_demo_user(self) -> bool:
@@ -123,16 +126,6 @@ def period_days(analysis: Analysis) -> float:
 
 
 # ---------------------------------------------------------------- the tools
-
-
-def classify_request(text: str) -> ToolCall[Classification]:
-    def run() -> Found[Classification]:
-        result = classify(text)
-        why = f" (matched: {', '.join(result.matched)})" if result.matched else ""
-        focus = f", focus {result.focus}" if result.focus else ""
-        return Found(result, f"intent {result.intent}{focus}{why}")
-
-    return ToolCall("classify_request", {"text": text}, run)
 
 
 def inspect_usage(ctx: ToolContext) -> ToolCall[UsageOverview]:
@@ -193,12 +186,11 @@ def cost_breakdown(ctx: ToolContext, overview: UsageOverview) -> ToolCall[Analys
     return ToolCall("cost_breakdown", {}, run)
 
 
-def find_savings(analysis: Analysis, focus: str | None) -> ToolCall[list[Recommendation]]:
-    """The recommendations that answer ``focus`` (all of them for ``None``), largest first."""
+def find_savings(analysis: Analysis) -> ToolCall[list[Recommendation]]:
+    """The recommendations, largest saving first."""
 
     def run() -> Found[list[Recommendation]]:
-        kinds = FOCUS_KINDS.get(focus) if focus is not None else None
-        recs = [r for r in analysis.recommendations if kinds is None or r.kind in kinds]
+        recs = list(analysis.recommendations)
         recs.sort(key=lambda r: (-r.estimated_monthly_savings_usd, r.kind, r.title))
         if not recs:
             return Found(recs, "no change saves at least $1 a month")
@@ -209,11 +201,11 @@ def find_savings(analysis: Analysis, focus: str | None) -> ToolCall[list[Recomme
             f"({_usd(recs[0].estimated_monthly_savings_usd)}/month)",
         )
 
-    return ToolCall("find_savings", {"focus": focus}, run)
+    return ToolCall("find_savings", {}, run)
 
 
 def render_report(analysis: Analysis, savings: list[Recommendation]) -> ToolCall[str]:
-    """The markdown report of ``analysis`` with only the ``savings`` found for the focus."""
+    """The markdown report of ``analysis`` with the ``savings`` found."""
 
     def run() -> Found[str]:
         focused = dataclasses.replace(analysis, recommendations=list(savings))

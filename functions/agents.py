@@ -5,8 +5,8 @@ The agents are deterministic code (no LLM call yet); their prose comes from a
 sub-agent emits ``agent_started``, ``agent_thinking``, a ``tool_executing`` /
 ``tool_completed`` pair around every tool call, and ``agent_completed``. The
 supervisor opens the run (``agent_started``, ``agent_thinking`` with its plan),
-routes on triage's classification, and always ends the run with exactly one
-terminal event:
+routes on triage's reading of the message (a typed query, see
+:mod:`functions.triage`), and always ends the run with exactly one terminal event:
 
 * ``agent_completed`` with ``final: true``, ``summary``, ``response`` (markdown) and
   ``result`` — status ``completed``;
@@ -23,9 +23,19 @@ Each step hands what its tools found to the next as arguments (see
 (:class:`~apex_core.errors.Unavailable`) and bugs propagate: the delivery fails
 and Pub/Sub redelivers the request, whose replay is deterministic.
 
+Routes: a full analysis ("Analyze my AI costs", or any question while no usage
+is stored) runs data (``cost_breakdown``), optimization (``find_savings``) and
+reporting (``render_report``); a question runs data (``run_query``),
+optimization only for a what-if (``price_what_if``) and reporting
+(``write_answer``); a message not understood is answered by the supervisor
+with what was understood and questions to ask instead.
+
 ``result``: for an analysis it is the ``apex analyze --json`` document of the
-user's usage; for an off-topic message it is ``{"intent": "off_topic",
-"capabilities": [...]}``.
+user's usage plus ``query``; for a question the answer's result (figures,
+table, chart, assumptions, see :mod:`apex_core.answers.execute`) plus
+``parsed``; for a message not understood ``{"intent": "off_topic" |
+"not_understood", "capabilities", "parsed"}``. The run's query is stored with
+the thread (``last_query``) for the next follow-up.
 """
 
 from __future__ import annotations
@@ -36,14 +46,21 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Final, TypeVar
 
+from apex_core.answers.compose import Answer
+from apex_core.answers.what_if import Repricing
 from apex_core.cost import Analysis, Recommendation
 from apex_core.errors import ApexError, RunCancelled, RunTimedOut, Unavailable
+from apex_core.query.codec import query_to_json
+from apex_core.query.describe import thinking
+from apex_core.query.model import Query
+from apex_core.query.parser import NotUnderstood
 from functions import agent_tools as tools
+from functions import question_tools as questions
 from functions.agent_tools import DEMO_DAYS, ToolCall, ToolContext, demo_seed, period_days
 from functions.emitter import RunEmitter, TerminalOutcome
 from functions.errors import RunAlreadyFinished
-from functions.narrator import Narrator
-from functions.triage import Classification, Focus
+from functions.narrator import Narrator, Step
+from functions.triage import Reading
 from functions.usage_store import UsageOverview
 
 log = logging.getLogger(__name__)
@@ -57,17 +74,6 @@ CAPABILITIES: Final = (
     "model choice: which cheaper model fits part of your traffic",
     "batch processing: what moving latency-insensitive work to batch APIs saves",
 )
-_INTENT_LABELS: Final = {
-    "full_analysis": "a full cost analysis",
-    "question": "a question about {focus}",
-    "off_topic": "not about AI costs",
-}
-_FOCUS_LABELS: Final = {
-    None: "every saving",
-    "caching": "prompt caching",
-    "model_choice": "cheaper model choices",
-    "batch": "batch processing",
-}
 
 
 class _StepFailed(Exception):
@@ -170,47 +176,95 @@ class Supervisor:
     def _pipeline(self) -> None:
         self._start("supervisor")
         self._say("supervisor", "supervisor.plan")
-        c, overview = self._triage()
-        intent_label = _INTENT_LABELS[c.intent].format(focus=_FOCUS_LABELS[c.focus])
-        if c.intent == "off_topic":
-            self._say("supervisor", "supervisor.route", intent_label=intent_label, agents="none")
-            self._finish_off_topic()
+        reading, overview = self._triage()
+        query = reading.query
+        if reading.off_topic or (query is None and not overview.empty):
+            self._say("supervisor", "supervisor.route", intent_label=reading.label(), agents="none")
+            self._finish_not_understood(reading)
             return
-        with_data = not overview.empty or self.ctx.is_demo_user
+        if query is None or query.kind == "full_analysis" or overview.empty:
+            self._analysis(reading, overview, query)
+            return
+        agents = "data, optimization, reporting" if query.kind == "what_if" else "data, reporting"
+        self._say("supervisor", "supervisor.route", intent_label=reading.label(), agents=agents)
+        findings = self._question_data(reading, query)
+        repricing = None
+        if query.kind == "what_if" and findings.result is not None:
+            repricing = self._question_what_if(reading, query)
+        answer = self._question_reporting(query, findings, repricing)
+        self._finish_answer(reading, query, answer)
+
+    def _analysis(self, reading: Reading, overview: UsageOverview, query: Query | None) -> None:
+        with_data = not overview.empty
         agents = "data, optimization, reporting" if with_data else "data"
-        self._say("supervisor", "supervisor.route", intent_label=intent_label, agents=agents)
+        label = reading.label() if query is not None else "a full cost analysis"
+        self._say("supervisor", "supervisor.route", intent_label=label, agents=agents)
         analysis = self._data(overview)
         savings: list[Recommendation] = []
         report: str | None = None
         if with_data:
-            savings = self._optimization(analysis, c.focus)
+            savings = self._optimization(analysis)
             report = self._reporting(analysis, savings)
-        self._finish_analysis(analysis, savings, report)
+        self._finish_analysis(analysis, savings, report, query)
 
-    def _triage(self) -> tuple[Classification, UsageOverview]:
+    def _triage(self) -> tuple[Reading, UsageOverview]:
         self._start("triage")
         self._say("triage", "triage.thinking", words=len(self.ctx.request.text.split()))
-        c = self._tool("triage", tools.classify_request(self.ctx.request.text))
         overview = self._tool("triage", tools.inspect_usage(self.ctx))
-        self._complete(
-            "triage",
-            "triage.summary",
-            intent_label=_INTENT_LABELS[c.intent].format(focus=_FOCUS_LABELS[c.focus]).capitalize(),
-            **overview.to_json(),
-        )
-        return c, overview
-
-    def _data(self, overview: UsageOverview) -> Analysis:
-        self._start("data")
         if overview.empty and self.ctx.is_demo_user:
-            self._say("data", "data.thinking_demo", demo_days=DEMO_DAYS)
+            self._say("triage", "triage.thinking_demo", demo_days=DEMO_DAYS)
             overview = self._tool(
-                "data",
+                "triage",
                 tools.load_demo_dataset(
                     self.ctx, seed=demo_seed(self.ctx.request.user_id), days=DEMO_DAYS
                 ),
             )
-        elif overview.empty:
+        reading = self._tool("triage", questions.read_question_tool(self.ctx, overview))
+        self._complete(
+            "triage",
+            "triage.summary",
+            intent_label=reading.label().capitalize(),
+            **overview.to_json(),
+        )
+        return reading, overview
+
+    # ------------------------------------------------------------ a question
+
+    def _question_data(self, reading: Reading, query: Query) -> questions.Findings:
+        self._start("data")
+        self.emitter.emit("data", "agent_thinking", text=thinking(query) + ".")
+        findings = self._tool("data", questions.run_query(reading, query))
+        summary = (
+            findings.refusal
+            if findings.result is None
+            else f"{len(findings.result.rows) or 1} row(s) computed from your usage"
+        )
+        self._complete("data", "data.query_summary", summary=summary)
+        return findings
+
+    def _question_what_if(self, reading: Reading, query: Query) -> Repricing | None:
+        self._start("optimization")
+        self.emitter.emit("optimization", "agent_thinking", text=thinking(query) + ".")
+        repricing = self._tool("optimization", questions.price_what_if(reading, query))
+        self._complete(
+            "optimization",
+            "optimization.what_if_summary",
+            summary="repriced" if repricing is not None else "could not reprice",
+        )
+        return repricing
+
+    def _question_reporting(
+        self, query: Query, findings: questions.Findings, repricing: Repricing | None
+    ) -> Answer:
+        self._start("reporting")
+        self._say("reporting", "reporting.answer_thinking")
+        answer = self._tool("reporting", questions.write_answer(findings, repricing))
+        self._complete("reporting", "reporting.answer_summary", sentence=answer.sentence)
+        return answer
+
+    def _data(self, overview: UsageOverview) -> Analysis:
+        self._start("data")
+        if overview.empty:
             self._say("data", "data.thinking_no_usage")
         else:
             self._say("data", "data.thinking", **overview.to_json())
@@ -231,16 +285,15 @@ class Supervisor:
             self._complete("data", "supervisor.summary_no_usage")
         return analysis
 
-    def _optimization(self, analysis: Analysis, focus: Focus | None) -> list[Recommendation]:
+    def _optimization(self, analysis: Analysis) -> list[Recommendation]:
         self._start("optimization")
         self._say(
             "optimization",
             "optimization.thinking",
-            focus_label=_FOCUS_LABELS[focus],
             models=len(analysis.by_model),
             total_usd=analysis.total_cost_usd,
         )
-        savings = self._tool("optimization", tools.find_savings(analysis, focus))
+        savings = self._tool("optimization", tools.find_savings(analysis))
         if savings:
             top = savings[0]
             self._complete(
@@ -269,10 +322,18 @@ class Supervisor:
 
     # ------------------------------------------------------------ the end
 
-    def _finish_off_topic(self) -> None:
-        response = self.narrator.narrate("supervisor.off_topic_reply", {})
-        summary = self.narrator.narrate("supervisor.off_topic_summary", {})
-        result = {"intent": "off_topic", "capabilities": list(CAPABILITIES)}
+    def _finish_not_understood(self, reading: Reading) -> None:
+        parsed = reading.parsed
+        assert isinstance(parsed, NotUnderstood)
+        response = parsed.reply()
+        intent = "off_topic" if reading.off_topic else "not_understood"
+        step: Step = (
+            "supervisor.off_topic_summary"
+            if reading.off_topic
+            else "supervisor.not_understood_summary"
+        )
+        summary = self.narrator.narrate(step, {})
+        result = {"intent": intent, "capabilities": list(CAPABILITIES), "parsed": parsed.to_json()}
         self.emitter.finish(
             "supervisor",
             "agent_completed",
@@ -283,8 +344,28 @@ class Supervisor:
             result=result,
         )
 
+    def _finish_answer(self, reading: Reading, query: Query, answer: Answer) -> None:
+        parsed = reading.parsed
+        result = {**answer.result, "parsed": parsed.to_json()}
+        stored = query_to_json(query)
+        self.emitter.finish(
+            "supervisor",
+            "agent_completed",
+            TerminalOutcome(
+                status="completed", message_text=answer.markdown, result=result, thread_query=stored
+            ),
+            summary=answer.sentence,
+            final=True,
+            response=answer.markdown,
+            result=result,
+        )
+
     def _finish_analysis(
-        self, analysis: Analysis, savings: list[Recommendation], report: str | None
+        self,
+        analysis: Analysis,
+        savings: list[Recommendation],
+        report: str | None,
+        query: Query | None,
     ) -> None:
         if report is not None:
             response = report
@@ -303,11 +384,14 @@ class Supervisor:
         else:
             summary = self.narrator.narrate("supervisor.summary_no_usage", {})
             response = summary
-        result = analysis.to_json()
+        stored = None if query is None else query_to_json(query)
+        result = {**analysis.to_json(), "query": stored}
         self.emitter.finish(
             "supervisor",
             "agent_completed",
-            TerminalOutcome(status="completed", message_text=response, result=result),
+            TerminalOutcome(
+                status="completed", message_text=response, result=result, thread_query=stored
+            ),
             summary=summary,
             final=True,
             response=response,

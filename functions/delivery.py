@@ -28,6 +28,9 @@ from apex_core.errors import RunCancelled, RunTimedOut
 from apex_core.google_errors import translated
 from apex_core.logs import fields
 from apex_core.protocol import TERMINAL_STATUSES, RunRequest, validation_problems
+from apex_core.query.codec import query_from_json
+from apex_core.query.errors import InvalidQuery
+from apex_core.query.model import Query
 from functions.agent_tools import ToolContext
 from functions.agents import Supervisor
 from functions.emitter import RunEmitter, TerminalOutcome
@@ -172,7 +175,11 @@ def handle_run_request(
     emitter = RunEmitter(sink, run_id=request.run_id, thread_id=request.thread_id)
     supervisor = Supervisor(
         emitter,
-        ToolContext(request=request, usage=UsageStore(db, request.user_id)),
+        ToolContext(
+            request=request,
+            usage=UsageStore(db, request.user_id),
+            previous_query=_previous_query(store, request),
+        ),
         narrator or TemplateNarrator(),
         checkpoint,
     )
@@ -186,6 +193,22 @@ def handle_run_request(
         return "already_finished"
     store.mark_terminal_published()
     return "completed" if emitter.terminal["type"] == "agent_completed" else "failed"
+
+
+def _previous_query(store: RunStore, request: RunRequest) -> Query | None:
+    """The thread's last query, or ``None`` (none yet, or stored by another version: logged)."""
+    stored = store.last_query()
+    if stored is None:
+        return None
+    try:
+        return query_from_json(stored)
+    except InvalidQuery as exc:
+        log.warning(
+            "the thread's last query cannot be read; the message is read on its own: %s",
+            exc.message,
+            extra=fields(run_id=request.run_id, user_id=request.user_id),
+        )
+        return None
 
 
 def handle_dead_letter_request(

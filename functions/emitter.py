@@ -42,6 +42,9 @@ class TerminalOutcome:
     message_text: str
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
+    thread_query: dict[str, Any] | None = None
+    """The run's query (``apex.query.v1``), stored on the thread as ``last_query`` for the
+    next follow-up; ``None`` leaves the thread's ``last_query`` as it is."""
 
 
 class EventSink(Protocol):

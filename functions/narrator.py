@@ -24,18 +24,22 @@ Step = Literal[
     "supervisor.summary",
     "supervisor.summary_no_usage",
     "supervisor.off_topic_summary",
-    "supervisor.off_topic_reply",
+    "supervisor.not_understood_summary",
     "triage.thinking",
+    "triage.thinking_demo",
     "triage.summary",
     "data.thinking",
-    "data.thinking_demo",
     "data.thinking_no_usage",
     "data.summary",
+    "data.query_summary",
     "optimization.thinking",
     "optimization.summary",
     "optimization.summary_none",
+    "optimization.what_if_summary",
     "reporting.thinking",
     "reporting.summary",
+    "reporting.answer_thinking",
+    "reporting.answer_summary",
 ]
 
 
@@ -61,17 +65,16 @@ TEMPLATES: Final[Mapping[Step, str]] = {
         "and ask again."
     ),
     "supervisor.off_topic_summary": "Answered directly: the message is not about AI costs.",
-    "supervisor.off_topic_reply": (
-        "Hi! I analyse your team's AI (LLM API) spend and show which changes save how many "
-        "dollars a month.\n\n"
-        "Try one of these:\n\n"
-        "- **Analyze my AI costs** — spend by model and day, and ranked savings\n"
-        "- **Would prompt caching save us money?**\n"
-        "- **Which cheaper model could we switch to?**\n"
+    "supervisor.not_understood_summary": (
+        "Answered directly: said what was understood and which questions I can answer."
     ),
     "triage.thinking": (
-        "Reading your message ({words} words) to tell a full cost analysis from a specific "
-        "question or small talk, then checking which usage you have stored."
+        "Checking which usage you have stored, then reading your message ({words} words) as a "
+        "question over your own models, features and end users."
+    ),
+    "triage.thinking_demo": (
+        "You have no usage stored yet, so I'm generating a {demo_days}-day demo dataset for you "
+        "and storing it; your question is read over its names."
     ),
     "triage.summary": (
         "{intent_label}; stored usage: {uploads:n upload}, {requests:n request} over {days:n day}."
@@ -79,10 +82,6 @@ TEMPLATES: Final[Mapping[Step, str]] = {
     "data.thinking": (
         "Loading {requests:n request} over {days:n day} from {uploads:n upload} and pricing each "
         "model and day with dated list prices."
-    ),
-    "data.thinking_demo": (
-        "You have no usage stored yet, so I'm generating a {demo_days}-day demo dataset for you, "
-        "storing it, then pricing each model and day with dated list prices."
     ),
     "data.thinking_no_usage": (
         "You have no usage stored yet; loading what there is so the report says so."
@@ -92,7 +91,7 @@ TEMPLATES: Final[Mapping[Step, str]] = {
         "{top_model} at {top_share:.1%} of spend."
     ),
     "optimization.thinking": (
-        "Looking for {focus_label} across {models:n model} and ${total_usd:,.2f} of spend; every "
+        "Looking for every saving across {models:n model} and ${total_usd:,.2f} of spend; every "
         "saving is priced on your own tokens."
     ),
     "optimization.summary": (
@@ -105,6 +104,12 @@ TEMPLATES: Final[Mapping[Step, str]] = {
         "{recommendations:n recommendation} with their assumptions and evidence."
     ),
     "reporting.summary": "Report ready: {lines} lines of markdown.",
+    "data.query_summary": "{summary}.",
+    "optimization.what_if_summary": "The usage in scope, {summary}.",
+    "reporting.answer_thinking": (
+        "Writing the answer: the figure first, then the table behind it and the assumptions."
+    ),
+    "reporting.answer_summary": "{sentence}",
 }
 
 

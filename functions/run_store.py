@@ -129,6 +129,17 @@ class RunStore:
             now=now,
         )
 
+    def last_query(self) -> dict[str, Any] | None:
+        """The thread's ``last_query`` (what a follow-up refines), ``None`` if it has none."""
+        with translated(f"reading thread {self.request.thread_id}"):
+            snap = self.thread_ref.get()
+        if not snap.exists:
+            return None
+        data = snap.to_dict() or {}
+        self._check_owner(data, f"thread {self.request.thread_id}")
+        stored = data.get(schema.LAST_QUERY)
+        return stored if isinstance(stored, dict) else None
+
     # ------------------------------------------------------------ claim
 
     def claim(self) -> Claim:
@@ -301,7 +312,10 @@ class RunStore:
             )
             if thread.exists:
                 self._check_owner(thread.to_dict() or {}, f"thread {req.thread_id}")
-                tx.update(self.thread_ref, {"updated_at": now})
+                thread_update: dict[str, Any] = {"updated_at": now}
+                if outcome.thread_query is not None:
+                    thread_update[schema.LAST_QUERY] = outcome.thread_query
+                tx.update(self.thread_ref, thread_update)
             return event
 
         with translated(f"finishing run {req.run_id}"):

@@ -1,114 +1,78 @@
-"""Rule-based classification of a user's message: what the run should do.
+"""Triage's reading of a message: a typed question over the user's own names.
 
-Three intents:
-
-* ``full_analysis`` — anything about costs, spend, bills, savings or usage;
-* ``question`` — a specific question about one lever, with a ``focus``:
-  ``caching`` (prompt caching, repeated prefixes, duplicate responses),
-  ``model_choice`` (which model, cheaper model, switching) or ``batch``
-  (batch/asynchronous processing);
-* ``off_topic`` — greetings and everything else; the supervisor answers with
-  what it can do.
-
-Deterministic and pure: the same text always gives the same classification,
-which the run's replay after a redelivery relies on.
+The message is parsed by :func:`apex_core.query.parser.parse` against the
+vocabulary of the user's stored usage (every provider, model, feature and end
+user, most spend first) and the thread's previous query, so "and the week
+before?" refines it. The result is a :class:`Reading`: the parse result (a
+query, or "not understood" with suggestions), and the roll-up, prices and
+vocabulary the next agents reuse. Deterministic: the same message over the
+same usage and previous query reads the same, which a redelivery's replay
+relies on.
 """
 
 from __future__ import annotations
 
-import re
+import json
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Any
 
-Intent = Literal["full_analysis", "question", "off_topic"]
-Focus = Literal["caching", "model_choice", "batch"]
-
-FOCUS_KINDS: Final[dict[str, frozenset[str]]] = {
-    "caching": frozenset({"prompt_caching", "response_cache"}),
-    "model_choice": frozenset({"cheaper_model"}),
-    "batch": frozenset({"batch"}),
-}
-"""The cost engine's recommendation kinds that answer each focus."""
-
-_WORD: Final = re.compile(r"[a-z0-9][a-z0-9.\-]*")
-
-_FOCUS_KEYWORDS: Final[dict[Focus, frozenset[str]]] = {
-    "caching": frozenset({"cache", "caching", "cached", "prefix", "prefixes"}),
-    "model_choice": frozenset(
-        {"model", "models", "cheaper", "switch", "switching", "downgrade", "route", "routing"}
-    ),
-    "batch": frozenset({"batch", "batching", "batches", "asynchronous", "async", "offline"}),
-}
-_FULL_ANALYSIS_KEYWORDS: Final = frozenset(
-    {"analyze", "analyse", "analysis", "audit", "report", "breakdown", "overview"}
-)
-_COST_KEYWORDS: Final = _FULL_ANALYSIS_KEYWORDS | frozenset(
-    {
-        "cost",
-        "costs",
-        "spend",
-        "spending",
-        "spent",
-        "bill",
-        "billing",
-        "invoice",
-        "save",
-        "saving",
-        "savings",
-        "money",
-        "budget",
-        "usage",
-        "tokens",
-        "price",
-        "pricing",
-        "expensive",
-        "optimize",
-        "optimise",
-        "reduce",
-    }
-)
+from apex_core.answers.facts import facts_of, vocabulary_of
+from apex_core.cost import PriceBook, UsageRollup
+from apex_core.query.codec import query_to_json
+from apex_core.query.describe import describe
+from apex_core.query.model import Query
+from apex_core.query.parser import NotUnderstood, Parsed, ParseResult, parse
+from apex_core.query.suggestions import DataFacts, suggest_questions
+from apex_core.query.vocabulary import Vocabulary
 
 
 @dataclass(frozen=True, slots=True)
-class Classification:
-    intent: Intent
-    focus: Focus | None
-    matched: tuple[str, ...]
-    """The keywords that decided it, in order of first appearance."""
-    words: int
+class Reading:
+    """What triage found: the parsed question and the usage it is about."""
 
-    def to_json(self) -> dict[str, object]:
-        return {
-            "intent": self.intent,
-            "focus": self.focus,
-            "matched": list(self.matched),
-            "words": self.words,
-        }
+    parsed: ParseResult
+    rollup: UsageRollup
+    prices: PriceBook
+    vocabulary: Vocabulary
+    facts: DataFacts
 
+    @property
+    def query(self) -> Query | None:
+        """The question's query, ``None`` when the message was not understood."""
+        return self.parsed.query if isinstance(self.parsed, Parsed) else None
 
-def classify(text: str) -> Classification:
-    """Classify ``text``.
-
-    An explicit request for an analysis or report (``analyze``, ``report`` …) is a
-    ``full_analysis`` even if it names a lever; otherwise a focus keyword makes a
-    ``question``, any other cost keyword a ``full_analysis``, and anything else
-    is ``off_topic``.
-    """
-    words = _WORD.findall(text.lower())
-    seen: list[str] = []
-    for word in words:
-        if word not in seen:
-            seen.append(word)
-    explicit = tuple(w for w in seen if w in _FULL_ANALYSIS_KEYWORDS)
-    if explicit:
-        return Classification(
-            "full_analysis", None, tuple(w for w in seen if w in _COST_KEYWORDS), len(words)
+    @property
+    def off_topic(self) -> bool:
+        return isinstance(self.parsed, NotUnderstood) and self.parsed.reason in (
+            "off_topic",
+            "empty",
         )
-    for focus, keywords in _FOCUS_KEYWORDS.items():
-        hits = tuple(w for w in seen if w in keywords)
-        if hits:
-            return Classification("question", focus, hits, len(words))
-    cost_hits = tuple(w for w in seen if w in _COST_KEYWORDS)
-    if cost_hits:
-        return Classification("full_analysis", None, cost_hits, len(words))
-    return Classification("off_topic", None, (), len(words))
+
+    def label(self) -> str:
+        """What triage understood, in words (for the route and the summaries)."""
+        if isinstance(self.parsed, Parsed):
+            return describe(self.parsed.query)
+        return "not about AI costs" if self.off_topic else "not understood"
+
+    def summary(self) -> str:
+        """``tool_completed``'s summary: the parsed query as JSON, or what was not understood."""
+        if isinstance(self.parsed, Parsed):
+            return f"understood: {describe(self.parsed.query)}; query: {_compact(query_to_json(self.parsed.query))}"
+        return f"not understood ({self.parsed.reason}): {'; '.join(self.parsed.not_understood) or 'no question about AI spend'}"
+
+    def suggestions(self) -> tuple[str, ...]:
+        """Questions worth asking about this user's data (their own names)."""
+        return suggest_questions(self.vocabulary, self.facts, limit=3)
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def read_question(text: str, rollup: UsageRollup, *, previous: Query | None) -> Reading:
+    """Parse ``text`` over ``rollup``'s names, refining ``previous`` when it is a follow-up."""
+    prices = PriceBook()
+    vocabulary = vocabulary_of(rollup, prices)
+    facts = facts_of(rollup, prices, vocabulary)
+    parsed = parse(text, vocabulary, previous=previous, facts=facts)
+    return Reading(parsed, rollup, prices, vocabulary, facts)

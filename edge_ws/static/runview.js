@@ -2,6 +2,7 @@
 // tool call with its duration, then the final report or the error.
 // Every server string is set with textContent or through renderMarkdown.
 
+import { renderChart } from "./chart.js";
 import { renderMarkdown } from "./markdown.js";
 import { AGENTS, RunSequencer, isTerminal } from "./protocol.js";
 
@@ -156,7 +157,7 @@ export class RunCard {
         this.setAgentState(name, "done");
         if (event.summary) row.latest.textContent = oneLine(event.summary);
         row.latest.classList.remove("agent-latest--live");
-        if (isTerminal(event)) this.complete(event.response ?? "");
+        if (isTerminal(event)) this.complete(event.response ?? "", event.result?.chart);
         break;
       case "agent_error":
         this.setAgentState(name, "failed");
@@ -193,17 +194,19 @@ export class RunCard {
     tool.summary.textContent = oneLine(event.summary ?? "", 200);
   }
 
-  complete(markdown) {
+  complete(markdown, chart) {
     this.finished = true;
     this.outcome = "completed";
     this.cancelButton.hidden = true;
     this.setStatus("completed", "Complete");
-    this.showReport(markdown);
+    this.showReport(markdown, chart);
     this.announce("The report is ready");
   }
 
-  showReport(markdown) {
+  showReport(markdown, chart) {
     this.report.replaceChildren(el("h3", "report-title", "Report"), renderMarkdown(markdown));
+    const figure = renderChart(chart);
+    if (figure) this.report.append(figure);
     this.report.hidden = false;
   }
 

@@ -871,3 +871,31 @@ def test_a_carriage_return_in_a_model_name_stays_inside_its_table_cell(
     # Windows line endings are still line endings.
     crlf: dict[str, Any] = tab.page.evaluate(MARKDOWN_PROBE, "# Title\r\n\r\ntext")
     assert "h2" in crlf["tags"]
+
+
+def test_an_answer_draws_its_chart_as_inline_svg_with_the_table_as_fallback(
+    browser: Browser, stack: RunningStack, tabs: list[Tab]
+) -> None:
+    for viewport, name in ((DESKTOP, "desktop"), (PHONE, "phone")):
+        tab = open_tab(browser, stack.stack.http_url, viewport=viewport)
+        tabs.append(tab)
+        page = tab.page
+        expect_connected(page)
+        send(page, "top 3 models by cost")
+        card = page.locator(".run-card").last
+        expect(card).to_have_attribute("data-status", "completed", timeout=RUN_MS)
+        bars = card.locator(".report figure.chart svg[role='img'] rect.chart-bar")
+        expect(bars).to_have_count(3)
+        rows = card.locator(".report table tbody tr")
+        expect(rows).to_have_count(3)
+        label = card.locator(".report figure.chart svg").get_attribute("aria-label") or ""
+        first_model = rows.first.locator("td").first.inner_text()
+        assert label.startswith(f"cost chart. {first_model}: $")
+        send(page, "daily cost last 7 days")
+        card = page.locator(".run-card").last
+        expect(card).to_have_attribute("data-status", "completed", timeout=RUN_MS)
+        expect(card.locator(".report svg.chart-line circle.chart-point")).to_have_count(7)
+        card.locator(".report figure.chart").scroll_into_view_if_needed()
+        tab.shot(f"{name}-chart")
+        assert no_horizontal_scroll(page)
+        assert not [line for line in tab.console if line.startswith(("error", "pageerror"))]

@@ -8,21 +8,27 @@ import pytest
 
 from apex_core.cost import accumulate, demo_records
 from functions import agent_tools as tools
-from functions.triage import FOCUS_KINDS
+from functions import question_tools as questions
 from tests.unit.functions.fakes import MemoryUsage, run_request
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 
 
 def test_a_tool_call_shows_its_json_args_and_returns_a_typed_value() -> None:
-    call = tools.classify_request("How much would prompt caching save?")
+    ctx = tools.ToolContext(
+        request=run_request("How much did we spend on gpt-4o?", user_id="u-1"),
+        usage=MemoryUsage({"u": accumulate(demo_records("seed", now=NOW))}),
+    )
+    overview = tools.inspect_usage(ctx).run().value
+    call = questions.read_question_tool(ctx, overview)
     assert (call.name, dict(call.args)) == (
-        "classify_request",
-        {"text": "How much would prompt caching save?"},
+        "read_question",
+        {"text": "How much did we spend on gpt-4o?", "previous_query": None},
     )
     found = call.run()
-    assert (found.value.intent, found.value.focus) == ("question", "caching")
-    assert found.summary.startswith("intent question, focus caching")
+    assert found.value.query is not None
+    assert [(f.dimension, f.values) for f in found.value.query.filters] == [("model", ("gpt-4o",))]
+    assert found.summary.startswith("understood: cost; model gpt-4o; all your data; query: {")
 
 
 def test_each_step_feeds_the_next_without_shared_state() -> None:
@@ -33,11 +39,9 @@ def test_each_step_feeds_the_next_without_shared_state() -> None:
     overview = tools.inspect_usage(ctx).run().value
     assert overview.requests > 0
     analysis = tools.cost_breakdown(ctx, overview).run().value
-    every = tools.find_savings(analysis, None).run().value
-    caching = tools.find_savings(analysis, "caching").run().value
+    every = tools.find_savings(analysis).run().value
+    caching = [r for r in every if r.kind == "prompt_caching"]
     assert caching, "the demo data has a caching saving"
-    assert caching == [r for r in every if r.kind in FOCUS_KINDS["caching"]]
-    assert len(caching) < len(every)
     savings = [r.estimated_monthly_savings_usd for r in every]
     assert savings == sorted(savings, reverse=True)
     report = tools.render_report(analysis, caching).run()

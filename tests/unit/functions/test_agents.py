@@ -14,6 +14,7 @@ from apex_core.cost import UsageRecord, UsageRollup, accumulate, demo_records
 from apex_core.errors import ApexError, RunCancelled, RunTimedOut, Unavailable
 from apex_core.google_errors import translated
 from apex_core.protocol import RunRequest, is_terminal_event
+from apex_core.query.codec import query_from_json
 from functions.agent_tools import ToolContext
 from functions.agents import Supervisor
 from functions.emitter import Event, MemorySink, RunEmitter
@@ -42,6 +43,11 @@ def _run(
     return sink
 
 
+def sink_outcome_query(events: list[Event]) -> dict[str, Any]:
+    query = events[-1]["result"]["query"]
+    return {"kind": query["kind"]}
+
+
 def _terminal(events: list[Event]) -> list[Event]:
     return [e for e in events if is_terminal_event(e)]
 
@@ -55,9 +61,9 @@ def test_a_demo_user_gets_a_full_analysis_of_a_generated_dataset() -> None:
     assert final["result"]["total_cost_usd"] > 0
     tools = [e["tool"] for e in events if e["type"] == "tool_executing"]
     assert tools == [
-        "classify_request",
         "inspect_usage",
         "load_demo_dataset",
+        "read_question",
         "cost_breakdown",
         "find_savings",
         "render_report",
@@ -74,9 +80,11 @@ def test_the_event_counts_of_a_full_run() -> None:
     events = _run(run_request(), MemoryUsage()).published
     counts = Counter((e["agent"], e["type"]) for e in events)
     assert counts[("supervisor", "agent_thinking")] == 2
-    assert counts[("data", "tool_executing")] == 2
-    # supervisor 4 (started, plan, route, final) + triage 7 + data 7 + optimization 5 + reporting 5
-    assert len(events) == 28
+    assert counts[("data", "tool_executing")] == 1
+    assert counts[("triage", "tool_executing")] == 3
+    # supervisor 4 (started, plan, route, final) + triage 10 + data 5 + optimization 5 + reporting 5
+    assert sink_outcome_query(events) == {"kind": "full_analysis"}
+    assert len(events) == 29
 
 
 def test_the_same_request_replays_to_the_same_stored_events() -> None:
@@ -99,7 +107,8 @@ def test_a_greeting_gets_a_short_answer_and_a_final_event() -> None:
     assert {e["agent"] for e in events} == {"supervisor", "triage"}
     final = events[-1]
     assert final["final"] is True
-    assert "Analyze my AI costs" in final["response"]
+    assert final["response"].startswith("That does not look like a question about your AI spend.")
+    assert "You could ask:" in final["response"]
     assert final["result"]["intent"] == "off_topic"
     assert len(_terminal(events)) == 1
 
@@ -112,25 +121,71 @@ def test_a_user_without_usage_who_is_not_a_demo_user_is_told_to_upload() -> None
     assert "load_demo_dataset" not in {e.get("tool") for e in sink.published}
 
 
-def test_a_caching_question_reports_only_caching_savings() -> None:
-    rollup = accumulate(demo_records("u-1", now=datetime(2025, 6, 1, tzinfo=UTC)))
+DEMO_ROLLUP = accumulate(demo_records("u-1", now=datetime(2025, 6, 1, tzinfo=UTC)))
+
+
+def _tools(sink: MemorySink) -> list[str]:
+    return [e["tool"] for e in sink.published if e["type"] == "tool_executing"]
+
+
+def test_a_narrow_question_gets_the_figure_first_and_no_full_report() -> None:
     sink = _run(
-        run_request("Would prompt caching help?", user_id="u-1"), MemoryUsage({"u1": rollup})
+        run_request("How much did we spend on gpt-4o?", user_id="u-1"),
+        MemoryUsage({"u1": DEMO_ROLLUP}),
     )
-    executing = {e["tool"]: e for e in sink.published if e["type"] == "tool_executing"}
-    assert executing["find_savings"]["args"] == {"focus": "caching"}
+    assert _tools(sink) == ["inspect_usage", "read_question", "run_query", "write_answer"]
+    assert "optimization" not in {e["agent"] for e in sink.published}
     final = sink.published[-1]
-    kinds = {r["kind"] for r in final["result"]["recommendations"]}
-    assert "cheaper_model" in kinds, "the result is the whole analysis"
+    assert final["response"].startswith("You spent $")
+    assert "on model gpt-4o over all your data" in final["response"]
+    assert final["result"]["kind"] == "measure"
+    assert final["result"]["parsed"]["understood"] is True
     completed = {e["tool"]: e for e in sink.published if e["type"] == "tool_completed"}
-    assert "recommendations" in completed["find_savings"]["summary"]
-    titles = [r["title"] for r in final["result"]["recommendations"]]
-    cheaper = [
-        t
-        for t, r in zip(titles, final["result"]["recommendations"], strict=True)
-        if r["kind"] == "cheaper_model"
+    assert '"model"' in completed["read_question"]["summary"]
+    thinking = [
+        e["text"] for e in sink.published if e["agent"] == "data" and e["type"] == "agent_thinking"
     ]
-    assert not any(t in final["response"] for t in cheaper), "the report answers the question"
+    assert thinking == ["Measuring the cost for model gpt-4o over all your data."]
+    assert sink.outcome is not None
+    assert sink.outcome.thread_query is not None
+    assert sink.outcome.thread_query["filters"] == [{"dimension": "model", "values": ["gpt-4o"]}]
+
+
+def test_a_what_if_runs_optimization_and_a_follow_up_refines_the_previous_query() -> None:
+    usage = MemoryUsage({"u1": DEMO_ROLLUP})
+    sink = _run(run_request("what if support-chat used gpt-4o-mini", user_id="u-1"), usage)
+    assert _tools(sink) == [
+        "inspect_usage",
+        "read_question",
+        "run_query",
+        "price_what_if",
+        "write_answer",
+    ]
+    assert sink.published[-1]["response"].startswith("Switching to gpt-4o-mini would have cost $")
+    first = _run(run_request("How much did we spend on gpt-4o last week?", user_id="u-1"), usage)
+    assert first.outcome is not None
+    previous = query_from_json(first.outcome.thread_query)
+    request = run_request("and the week before?", user_id="u-1", run_id="r-2")
+    follow = MemorySink()
+    emitter = RunEmitter(follow, run_id=request.run_id, thread_id=request.thread_id)
+    ctx = ToolContext(request=request, usage=usage, previous_query=previous)
+    Supervisor(emitter, ctx, TemplateNarrator(), lambda: None).run()
+    final = follow.published[-1]
+    assert "on model gpt-4o the week before" in final["response"]
+    assert final["result"]["parsed"]["follow_up"] is True
+
+
+def test_a_message_naming_what_the_data_lacks_says_so_with_suggestions() -> None:
+    sink = _run(
+        run_request("How much did we spend on team-zeta?", user_id="u-1"),
+        MemoryUsage({"u1": DEMO_ROLLUP}),
+    )
+    final = sink.published[-1]
+    assert final["result"]["intent"] == "not_understood"
+    assert "I did not understand" in final["response"]
+    assert "team-zeta" in final["response"]
+    assert final["response"].count("\n- ") >= 2
+    assert _tools(sink) == ["inspect_usage", "read_question"]
 
 
 @pytest.mark.parametrize(
@@ -180,7 +235,7 @@ def test_a_failing_tool_is_reported_and_fails_the_run() -> None:
     sink = _run(run_request(user_id="u-2"), BrokenUsage({"u": rollup}))
     failed = [e for e in sink.published if e["type"] == "tool_completed" and not e["ok"]]
     assert [(e["tool"], e["summary"]) for e in failed] == [
-        ("cost_breakdown", "chunk 3 is corrupt; re-upload")
+        ("read_question", "chunk 3 is corrupt; re-upload")
     ]
     final = sink.published[-1]
     assert (final["type"], final["code"], final["retryable"]) == (
