@@ -222,6 +222,7 @@ def run(settings: ForwarderSettings, stop: threading.Event) -> None:
                 return
     finally:
         future.cancel()
+        future.result(timeout=60)  # the stream and its threads are shut down
         subscriber.close()
         publisher.stop()
 
