@@ -127,12 +127,31 @@ def post(endpoint: str, envelope: Mapping[str, Any], *, timeout: float) -> int |
 
 @dataclass(frozen=True, slots=True)
 class Forwarder:
-    """Posts pulled messages (the subscriber's callback); dead-letters on the last attempt."""
+    """Posts pulled messages (the subscriber's callback); dead-letters on the last attempt.
+
+    Real push retries a failed ordered message before it sends the next one of
+    its key. The client library hands out the next one as soon as the failed
+    one is nacked, before the emulator redelivers it, so a key whose message
+    failed is *blocked* until that message comes back: anything else of the
+    key is nacked unposted meanwhile (it comes back after it, and that
+    redelivery counts as an attempt, as it would for a pull subscriber).
+    """
 
     settings: ForwarderSettings
     publisher: PublisherClient
+    _blocked: dict[str, str] = field(default_factory=dict)
+    """ordering key -> id of its message that failed and is awaiting redelivery"""
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self, message: Message) -> None:
+        key = message.ordering_key
+        with self._lock:
+            blocker = self._blocked.get(key) if key else None
+            if blocker == message.message_id:
+                del self._blocked[key]
+        if blocker is not None and blocker != message.message_id:
+            message.nack()
+            return
         try:
             status = self._post(message)
             if acks(status):
@@ -151,6 +170,9 @@ class Forwarder:
                 return
         except Exception:  # the top of a task: never lose the message, let Pub/Sub redeliver
             log.exception("forwarding message %s failed; nacked", message.message_id)
+        if key:
+            with self._lock:
+                self._blocked[key] = message.message_id
         self._nack_after_backoff(message)
 
     def _nack_after_backoff(self, message: Message) -> None:

@@ -284,3 +284,23 @@ def test_no_more_than_max_in_flight_posts_are_open_at_once(
     wait_for("all posts answered", lambda: fwd.endpoint.in_flight == 0 or None)
     assert sorted(fwd.endpoint.texts()) == sorted(f"m{i}" for i in range(total))
     assert fwd.endpoint.max_in_flight == limit
+
+
+def test_a_failed_message_is_retried_before_the_next_of_its_key(
+    forwarded: Callable[..., Forwarded],
+) -> None:
+    failures = {"first": 1}
+
+    def answer(envelope: dict[str, Any]) -> int:
+        text = base64.b64decode(envelope["message"]["data"]).decode()
+        if failures.get(text, 0) > 0:
+            failures[text] -= 1
+            return 503
+        return 200
+
+    fwd = forwarded(Endpoint(answer=answer))
+    fwd.publish("first", key="thread-r")
+    fwd.publish("second", key="thread-r")
+
+    wait_for("three deliveries", lambda: fwd.endpoint.deliveries[2:] or None)
+    assert fwd.endpoint.texts()[:3] == ["first", "first", "second"]
