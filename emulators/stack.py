@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from apex_core import names
-from emulators.processes import ProcessGroup, free_port, http_ready, tcp_ready
-from emulators.provision import PushEndpoints, provision
+from emulators.processes import Child, ProcessGroup, free_port, http_ready, tcp_ready
+from emulators.provision import PushEndpoints, RequestsDelivery, provision
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_SOURCE = REPO_ROOT / "functions" / "main.py"
@@ -74,6 +74,31 @@ def function_argv(target: str, *, host: str, port: int) -> list[str]:
     ]
 
 
+def start_push_forwarder(
+    group: ProcessGroup, *, project: str, env: Mapping[str, str], endpoint: str
+) -> Child:
+    """Start :mod:`emulators.push_forwarder` on ``project``'s requests subscription.
+
+    No readiness wait: the subscription keeps what is published before the
+    forwarder's stream opens. ``PUSH_FORWARDER_MAX_IN_FLIGHT`` in ``env`` bounds it.
+    """
+    subscription = f"projects/{project}/subscriptions/{names.REQUESTS_PUSH_SUBSCRIPTION}"
+    return group.start(
+        "push-forwarder",
+        [
+            sys.executable,
+            "-m",
+            "emulators.push_forwarder",
+            "--subscription",
+            subscription,
+            "--endpoint",
+            endpoint,
+        ],
+        env={**env, "GOOGLE_CLOUD_PROJECT": project, "PYTHONUNBUFFERED": "1"},
+        cwd=REPO_ROOT,
+    )
+
+
 def start_stack(
     group: ProcessGroup,
     *,
@@ -81,11 +106,14 @@ def start_stack(
     env: Mapping[str, str],
     host: str = "127.0.0.1",
     ports: StackPorts | None = None,
+    requests_delivery: RequestsDelivery = "pull",
 ) -> Stack:
     """Provision Pub/Sub for ``project``, start the functions, then the edge; wait for each.
 
     ``env`` must hold the emulator hosts and the app settings (``JWT_SECRET``,
     ``DEMO_MODE`` …); ``GOOGLE_CLOUD_PROJECT`` is set to ``project`` here.
+    Run requests reach ``run_agent`` through the push forwarder (``"pull"``), or
+    through the emulator's own push (``"push"``, for the benchmark's comparison).
     """
     ports = ports or StackPorts()
     env = {**env, "GOOGLE_CLOUD_PROJECT": project, "PYTHONUNBUFFERED": "1"}
@@ -95,6 +123,7 @@ def start_stack(
             run_agent=f"http://{host}:{ports.run_agent}/",
             dead_letter=f"http://{host}:{ports.dead_letter}/",
         ),
+        requests_delivery=requests_delivery,
     )
     # The page is served by the edge and uploads cross-origin to ingest_usage.
     page_origins = f"http://{host}:{ports.edge},http://localhost:{ports.edge}"
@@ -115,6 +144,10 @@ def start_stack(
     ]
     for child, port in started:
         child.wait_ready(tcp_ready(host, port), timeout=PROCESS_READY_TIMEOUT_SECONDS)
+    if requests_delivery == "pull":
+        start_push_forwarder(
+            group, project=project, env=env, endpoint=f"http://{host}:{ports.run_agent}/"
+        )
     edge = group.start(
         "edge",
         [sys.executable, "-m", "edge_ws"],

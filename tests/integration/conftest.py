@@ -2,7 +2,8 @@
 
 ``functions_stack`` provisions Pub/Sub for the session's project and starts the
 three functions (``run_agent``, ``ingest_usage``, ``handle_dead_letter``) on free
-ports — not the edge. Tests drive them the way the edge does: they write the
+ports and the push forwarder that delivers ``apex-requests`` to ``run_agent`` —
+not the edge. Tests drive them the way the edge does: they write the
 thread, the user's message and the ``queued`` run (``apex_core.schema``), publish
 the ``RunRequest`` to ``apex-requests`` with the thread as ordering key, and read
 what happened from Firestore and from a pull subscription on ``apex-events``.
@@ -28,7 +29,7 @@ from apex_core import names, schema
 from apex_core.protocol import RunRequest, is_terminal_event, utc_now_rfc3339
 from emulators.processes import Child, ProcessGroup, free_port, tcp_ready
 from emulators.provision import PushEndpoints, provision
-from emulators.stack import REPO_ROOT, function_argv
+from emulators.stack import REPO_ROOT, function_argv, start_push_forwarder
 from tests.conftest import EmulatorEnv
 
 HOST = "127.0.0.1"
@@ -128,6 +129,12 @@ def functions_stack(emulator_env: EmulatorEnv) -> Iterator[Functions]:
         }
         for target, child in children.items():
             child.wait_ready(tcp_ready(HOST, ports[target]), timeout=60)
+        children["push-forwarder"] = start_push_forwarder(
+            group,
+            project=project,
+            env=env,
+            endpoint=f"http://{HOST}:{ports[names.RUN_AGENT_FUNCTION]}/",
+        )
         yield Functions(
             project=project,
             processes=children,
