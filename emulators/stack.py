@@ -18,6 +18,14 @@ from emulators.provision import PushEndpoints, provision
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_SOURCE = REPO_ROOT / "functions" / "main.py"
 PROCESS_READY_TIMEOUT_SECONDS = 60.0
+EDGE_PROCESS = "edge"
+# The children start_stack starts: the ones a supervisor restarts when they die.
+STACK_PROCESSES = (
+    names.RUN_AGENT_FUNCTION,
+    names.INGEST_USAGE_FUNCTION,
+    names.DEAD_LETTER_FUNCTION,
+    EDGE_PROCESS,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +124,7 @@ def start_stack(
     for child, port in started:
         child.wait_ready(tcp_ready(host, port), timeout=PROCESS_READY_TIMEOUT_SECONDS)
     edge = group.start(
-        "edge",
+        EDGE_PROCESS,
         [sys.executable, "-m", "edge_ws"],
         env={
             **env,
