@@ -1,0 +1,142 @@
+"""The edge killed, stopped or rotated mid-run: the client reconnects, resumes, loses nothing.
+
+A demo user keeps its identity across reconnects with the ``session_token`` of
+its first ``connection_ready``; after the fault it reconnects (to the restarted
+instance or to another one) and sends ``resume`` with the last seq it has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+
+from google.cloud.pubsub_v1 import SubscriberClient
+from websockets.exceptions import ConnectionClosed
+
+from apex_core import names
+from emulators.stack import EDGE_PROCESS
+from tests.e2e.conftest import StartFaultStack
+from tests.e2e.fault_checks import assert_run_delivered_once
+from tests.e2e.fault_stack import FaultStack
+from tests.e2e.ws_client import ApexClient, Frame, connect, run
+
+PROMPT = "Analyze my AI costs"
+SLOW_STEPS = {"AGENT_STEP_DELAY_MS": "200"}
+RECONNECT_WITHIN_SECONDS = 90.0
+
+
+async def reconnect_and_resume(
+    url: str, token: str, run_id: str, after_seq: int, *, user_id: str
+) -> list[Frame]:
+    """Reconnect (retrying while the edge is down) and resume ``run_id`` to its end."""
+    deadline = time.monotonic() + RECONNECT_WITHIN_SECONDS
+    while True:
+        try:
+            async with connect(url, token=token, via="subprotocol") as client:
+                assert client.user_id == user_id, "the session token kept the demo identity"
+                await client.send({"type": "resume", "run_id": run_id, "after_seq": after_seq})
+                return await client.collect_run(run_id, within=180)
+        except (OSError, ConnectionClosed, TimeoutError) as exc:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"could not reconnect and resume: {exc!r}") from exc
+            await asyncio.sleep(0.5)  # the edge is restarting: poll its port again
+
+
+async def start_run(client: ApexClient, tag: str) -> tuple[str, list[Frame]]:
+    accepted = await client.request(
+        {"type": "user_message", "text": PROMPT, "client_message_id": tag}, "message_accepted"
+    )
+    run_id = str(accepted["run_id"])
+    return run_id, await client.run_events(run_id, 3, within=90)
+
+
+def edge_subscriptions(stack: FaultStack) -> set[str]:
+    client = SubscriberClient()
+    try:
+        found = client.list_subscriptions(request={"project": f"projects/{stack.project}"})
+        return {
+            s.name
+            for s in found
+            if s.name.rsplit("/", 1)[-1].startswith(names.EDGE_EVENTS_SUBSCRIPTION_PREFIX)
+        }
+    finally:
+        client.close()
+
+
+def test_edge_killed_mid_run_restarts_and_the_client_resumes_every_event(
+    fault_stack: StartFaultStack,
+) -> None:
+    stack = fault_stack(**SLOW_STEPS)
+
+    async def body() -> tuple[str, list[Frame], int]:
+        async with connect(stack.ws_url) as client:
+            token, user_id = str(client.ready["session_token"]), client.user_id
+            run_id, head = await start_run(client, "edge-kill")
+            killed = stack.kill(EDGE_PROCESS)
+            closed = await client.wait_closed(within=30)
+            assert closed.code != 1011
+        tail = await reconnect_and_resume(
+            stack.ws_url, token, run_id, head[-1]["seq"], user_id=user_id
+        )
+        return run_id, head + tail, killed
+
+    run_id, events, killed = run(body, within=280)
+    stack.wait_restarted(EDGE_PROCESS, killed)
+    assert_run_delivered_once(events, stack.stored_events(run_id), run_id=run_id)
+
+
+def test_edge_killed_mid_run_the_client_resumes_on_another_instance(
+    fault_stack: StartFaultStack,
+) -> None:
+    stack = fault_stack(**SLOW_STEPS)
+    other_url = stack.start_edge("edge-2")
+
+    async def body() -> tuple[str, list[Frame]]:
+        async with connect(stack.ws_url) as client:
+            token, user_id = str(client.ready["session_token"]), client.user_id
+            run_id, head = await start_run(client, "edge-kill-other")
+            stack.kill(EDGE_PROCESS)
+            await client.wait_closed(within=30)
+        tail = await reconnect_and_resume(
+            other_url, token, run_id, head[-1]["seq"], user_id=user_id
+        )
+        return run_id, head + tail
+
+    run_id, events = run(body, within=280)
+    assert_run_delivered_once(events, stack.stored_events(run_id), run_id=run_id)
+
+
+def test_edge_sigterm_closes_with_1001_deletes_its_subscription_and_loses_no_run(
+    fault_stack: StartFaultStack,
+) -> None:
+    stack = fault_stack(**SLOW_STEPS)
+    before = edge_subscriptions(stack)
+    assert len(before) == 1, before
+
+    async def body() -> tuple[str, list[Frame], float]:
+        async with connect(stack.ws_url) as client:
+            token, user_id = str(client.ready["session_token"]), client.user_id
+            run_id, head = await start_run(client, "edge-sigterm")
+            stopped_at = time.monotonic()
+            stack.kill(EDGE_PROCESS, signal.SIGTERM)
+            closed = await client.wait_closed(within=10)
+            closed_after = time.monotonic() - stopped_at
+            assert (closed.code, closed.reason) == (
+                1001,
+                "server shutting down, reconnect and resume",
+            )
+        tail = await reconnect_and_resume(
+            stack.ws_url, token, run_id, head[-1]["seq"], user_id=user_id
+        )
+        return run_id, head + tail, closed_after
+
+    run_id, events, closed_after = run(body, within=280)
+    assert closed_after < 10, "closed within Cloud Run's SIGTERM grace"
+    assert_run_delivered_once(events, stack.stored_events(run_id), run_id=run_id)
+    exits = [r for r in stack.reports if r.startswith(f"{EDGE_PROCESS} (pid")]
+    assert exits, f"the supervisor saw the edge exit; reports: {stack.reports}"
+    assert "exit code 0" in exits[0], "a clean exit after SIGTERM"
+    after = edge_subscriptions(stack)
+    assert not before & after, "the stopped instance deleted its subscription"
+    assert len(after) == 1, "the restarted instance has one of its own"
