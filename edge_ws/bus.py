@@ -4,7 +4,8 @@
   per accepted message to ``apex-requests``, ordering key = ``thread_id``, and
   returns only once Pub/Sub has the message. On failure it resumes publishing
   for that key (an ordered publisher pauses a key after an error) and raises
-  :class:`~apex_core.errors.Unavailable`. Cancelling ``publish_request`` stops
+  :class:`~apex_core.errors.Unavailable`; after the publish timeout it raises
+  ``Unavailable`` too, leaving the still-pending publish (and the key) alone. Cancelling ``publish_request`` stops
   the wait, not the publish: the message may still go out, which is fine
   because the run id makes the request idempotent.
 * :class:`EventSubscription` owns the pull subscription
@@ -98,7 +99,8 @@ class RequestPublisher:
             async with asyncio.timeout(self._timeout):
                 message_id: str = await asyncio.wrap_future(future)
         except (gexc.GoogleAPIError, PublishToPausedOrderingKeyException, TimeoutError) as exc:
-            self._client.resume_publish(self._topic, request.thread_id)
+            if not isinstance(exc, TimeoutError):  # a timed-out publish is still pending,
+                self._client.resume_publish(self._topic, request.thread_id)  # not paused
             raise Unavailable(
                 f"the request could not be queued ({type(exc).__name__}); try again"
             ) from exc

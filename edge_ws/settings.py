@@ -24,6 +24,9 @@ variable                           setting                             default
 ``EDGE_RATE_LIMIT_STRIKES``        refusals in a row, then 1008        10
 ``EDGE_MAX_SOCKETS_PER_USER``      open sockets of one user            10
 ``EDGE_MAX_QUEUED_EVENTS``         a socket's backlog, then 1001       2000
+``EDGE_GAP_WAIT_SECONDS``          a gap's wait for missing seqs       5
+``EDGE_TAIL_CHECK_SECONDS``        quiet time, then unfinished runs
+                                   are read from the store             10
 =================================  ==================================  =========
 
 Authentication settings (``JWT_SECRET``, ``DEMO_MODE``, ``ENVIRONMENT`` …) are
@@ -67,6 +70,9 @@ class Timeouts:
     # How long a gap in a run's events may wait for the missing seqs (from the
     # store or live) before the events after it are sent anyway.
     gap_wait_seconds: float = 5.0
+    # A socket with unfinished runs that receives no event for this long reads their
+    # tails from the store (the events stream may have stalled or lost messages).
+    tail_check_seconds: float = 10.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -110,6 +116,7 @@ class EdgeSettings:
             heartbeat_seconds=env.seconds("EDGE_HEARTBEAT_SECONDS", 300.0),
             shutdown_seconds=env.seconds("EDGE_SHUTDOWN_SECONDS", 7.0),
             gap_wait_seconds=env.seconds("EDGE_GAP_WAIT_SECONDS", 5.0),
+            tail_check_seconds=env.seconds("EDGE_TAIL_CHECK_SECONDS", 10.0),
         )
         limits = Limits(
             user_messages_per_minute=env.count("EDGE_USER_MESSAGES_PER_MINUTE", 20),
