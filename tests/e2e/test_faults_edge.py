@@ -18,7 +18,7 @@ from apex_core import names
 from emulators.stack import EDGE_PROCESS
 from tests.e2e.conftest import StartFaultStack
 from tests.e2e.fault_checks import assert_run_delivered_once
-from tests.e2e.fault_stack import FaultStack
+from tests.e2e.fault_stack import FaultStack, wait_until
 from tests.e2e.ws_client import ApexClient, Frame, connect, run
 
 PROMPT = "Analyze my AI costs"
@@ -140,3 +140,53 @@ def test_edge_sigterm_closes_with_1001_deletes_its_subscription_and_loses_no_run
     after = edge_subscriptions(stack)
     assert not before & after, "the stopped instance deleted its subscription"
     assert len(after) == 1, "the restarted instance has one of its own"
+
+
+def test_connection_lifetime_closes_with_1001_and_the_client_resumes(
+    fault_stack: StartFaultStack,
+) -> None:
+    stack = fault_stack(**SLOW_STEPS, EDGE_MAX_CONNECTION_SECONDS="4")
+
+    async def body() -> tuple[str, list[Frame]]:
+        async with connect(stack.ws_url) as client:
+            token, user_id = str(client.ready["session_token"]), client.user_id
+            run_id, head = await start_run(client, "lifetime")
+            closed = await client.wait_closed(within=30)
+            assert (closed.code, closed.reason) == (
+                1001,
+                "connection lifetime reached, reconnect and resume",
+            )
+            head += [f for f in client.kept() if f.get("run_id") == run_id and "seq" in f]
+        tail = await reconnect_and_resume(
+            stack.ws_url, token, run_id, head[-1]["seq"], user_id=user_id
+        )
+        return run_id, head + tail
+
+    run_id, events = run(body, within=280)
+    assert_run_delivered_once(events, stack.stored_events(run_id), run_id=run_id)
+
+
+def test_subscription_deleted_underneath_the_edge_is_recreated_and_nothing_is_lost(
+    fault_stack: StartFaultStack,
+) -> None:
+    stack = fault_stack(**SLOW_STEPS)
+    (subscription,) = edge_subscriptions(stack)
+
+    async def body() -> tuple[str, list[Frame]]:
+        async with connect(stack.ws_url, token=stack.token("oli")) as client:
+            run_id, head = await start_run(client, "subscription-deleted")
+            admin = SubscriberClient()
+            try:
+                admin.delete_subscription(request={"subscription": subscription}, timeout=10)
+            finally:
+                admin.close()
+            return run_id, head + await client.collect_run(run_id, within=200)
+
+    run_id, events = run(body, within=280)
+    assert_run_delivered_once(events, stack.stored_events(run_id), run_id=run_id)
+    wait_until(
+        lambda: subscription in edge_subscriptions(stack),
+        within=60,
+        what="the edge recreating its events subscription",
+    )
+    assert "the events stream ended" in stack.log(EDGE_PROCESS)
