@@ -144,10 +144,17 @@ async def dial(url: str, token: str) -> ClientConnection:
 
 
 async def runner(
-    index: int, url: str, token: str, until: float, counters: Counters
-) -> list[RunRecord]:
-    """Send a message, follow its run to the end, repeat until ``until``."""
-    records: list[RunRecord] = []
+    index: int,
+    url: str,
+    token: str,
+    *,
+    until: float,
+    counters: Counters,
+    records: list[RunRecord],
+) -> None:
+    """Send a message, follow its run to the end, repeat until ``until``; every run
+    started is appended to ``records`` at once (a run cut off by the drain deadline
+    is reported as unfinished)."""
     ws = await dial(url, token)
     try:
         while time.monotonic() < until:
@@ -156,7 +163,7 @@ async def runner(
             frame = {
                 "type": "user_message",
                 "text": PROMPT,
-                "client_message_id": f"soak-{index}-{len(records)}",
+                "client_message_id": f"soak-{index}-{len(records)}-{secrets.token_hex(3)}",
             }
             await ws.send(json.dumps(frame))
             while record.run_s is None:
@@ -180,7 +187,6 @@ async def runner(
                     await ws.send(json.dumps(frame))
     finally:
         await ws.close()
-    return records
 
 
 def _take(record: RunRecord, message: dict[str, Any], frame: dict[str, Any]) -> None:
@@ -245,8 +251,12 @@ async def drive(
     edge = _child(group, EDGE_PROCESS)
     rss["after_connect"] = rss_mib(edge.popen.pid)
     until = time.monotonic() + plan.duration_seconds
+    records: list[RunRecord] = []
     runners = [
-        asyncio.create_task(runner(i, url, tokens[i], until, counters)) for i in range(plan.runs)
+        asyncio.create_task(
+            runner(i, url, tokens[i], until=until, counters=counters, records=records)
+        )
+        for i in range(plan.runs)
     ]
     if plan.kills:
         await asyncio.sleep(plan.duration_seconds / 3)
@@ -254,14 +264,17 @@ async def drive(
         await asyncio.sleep(plan.duration_seconds / 3)
         rss["before_edge_kill"] = rss_mib(_child(group, EDGE_PROCESS).popen.pid)
         _child(group, EDGE_PROCESS).kill(signal.SIGKILL)
-    try:
-        async with asyncio.timeout(plan.duration_seconds + plan.drain_seconds):
-            results = await asyncio.gather(*runners)
-    finally:
-        rss["end"] = rss_mib(_child(group, EDGE_PROCESS).popen.pid)
-        stop.set()
-        await asyncio.gather(*idlers, return_exceptions=True)
-    return [record for records in results for record in records], counters
+    drain_deadline = until + plan.drain_seconds - time.monotonic()
+    done, pending = await asyncio.wait(runners, timeout=max(1.0, drain_deadline))
+    for task in pending:  # past the drain deadline: reported as unfinished runs
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    rss["end"] = rss_mib(_child(group, EDGE_PROCESS).popen.pid)
+    stop.set()
+    await asyncio.gather(*idlers, return_exceptions=True)
+    for task in done:
+        task.result()  # a runner that failed (a refused run) fails the soak loudly
+    return records, counters
 
 
 def _child(group: ProcessGroup, name: str) -> Any:

@@ -17,6 +17,14 @@ from google.protobuf import duration_pb2
 from apex_core import names
 from emulators.errors import LauncherError
 
+# The emulator retries a failed push about every second whatever the retry policy
+# says, so production's 5 attempts (10 s backoff growing to 600 s: minutes) would be
+# spent in ~5 s, e.g. while a killed function restarts; and dead-lettering from a push
+# subscription crashes the emulator's push threads (every later request of the
+# subscription then waits forever). Locally a request therefore gets 100 attempts,
+# about as long as production's 5 (docs/RELIABILITY.md).
+LOCAL_MAX_DELIVERY_ATTEMPTS = 100
+
 
 @dataclass(frozen=True, slots=True)
 class PushEndpoints:
@@ -49,7 +57,7 @@ def provision(project: str, endpoints: PushEndpoints) -> None:
                 "retry_policy": retry,
                 "dead_letter_policy": {
                     "dead_letter_topic": publisher.topic_path(project, names.REQUESTS_DLQ_TOPIC),
-                    "max_delivery_attempts": names.MAX_DELIVERY_ATTEMPTS,
+                    "max_delivery_attempts": LOCAL_MAX_DELIVERY_ATTEMPTS,
                 },
             },
         )
