@@ -12,35 +12,54 @@ import signal
 import time
 
 from google.cloud.pubsub_v1 import SubscriberClient
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from apex_core import names
 from emulators.stack import EDGE_PROCESS
 from tests.e2e.conftest import StartFaultStack
 from tests.e2e.fault_checks import assert_run_delivered_once
 from tests.e2e.fault_stack import FaultStack, wait_until
-from tests.e2e.ws_client import ApexClient, Frame, connect, run
+from tests.e2e.ws_client import ApexClient, Frame, connect, is_terminal, run
 
 PROMPT = "Analyze my AI costs"
-SLOW_STEPS = {"AGENT_STEP_DELAY_MS": "200"}
-RECONNECT_WITHIN_SECONDS = 90.0
+SLOW_STEPS = {"AGENT_STEP_DELAY_MS": "100"}
+RECONNECT_WITHIN_SECONDS = 240.0
 
 
 async def reconnect_and_resume(
     url: str, token: str, run_id: str, after_seq: int, *, user_id: str
 ) -> list[Frame]:
-    """Reconnect (retrying while the edge is down) and resume ``run_id`` to its end."""
+    """Reconnect and resume ``run_id`` after ``after_seq`` until its terminal event, as the
+    CLI and the page do: a refused or closed connection (the edge restarting, a 1001) is
+    reconnected, resuming after the last seq in order; events are put in seq order, each
+    once (on a new socket a live event may arrive before the replay of the resume). A seq
+    received twice must have the same content."""
     deadline = time.monotonic() + RECONNECT_WITHIN_SECONDS
-    while True:
+    got: dict[int, Frame] = {}
+
+    def in_order() -> list[Frame]:
+        frames = []
+        for seq in range(after_seq + 1, after_seq + 1 + len(got)):
+            if seq not in got:
+                break
+            frames.append(got[seq])
+        return frames
+
+    while not in_order() or not is_terminal(in_order()[-1]):
+        last = after_seq + len(in_order())
         try:
             async with connect(url, token=token, via="subprotocol") as client:
                 assert client.user_id == user_id, "the session token kept the demo identity"
-                await client.send({"type": "resume", "run_id": run_id, "after_seq": after_seq})
-                return await client.collect_run(run_id, within=180)
-        except (OSError, ConnectionClosed, TimeoutError) as exc:
+                await client.send({"type": "resume", "run_id": run_id, "after_seq": last})
+                while not in_order() or not is_terminal(in_order()[-1]):
+                    (frame,) = await client.run_events(run_id, 1, within=60)
+                    seq = int(frame["seq"])
+                    assert got.setdefault(seq, frame) == frame, f"seq {seq} sent twice, differing"
+        except (OSError, InvalidHandshake, ConnectionClosed, TimeoutError) as exc:
             if time.monotonic() > deadline:
                 raise AssertionError(f"could not reconnect and resume: {exc!r}") from exc
             await asyncio.sleep(0.5)  # the edge is restarting: poll its port again
+    return in_order()
 
 
 async def start_run(client: ApexClient, tag: str) -> tuple[str, list[Frame]]:
@@ -48,7 +67,7 @@ async def start_run(client: ApexClient, tag: str) -> tuple[str, list[Frame]]:
         {"type": "user_message", "text": PROMPT, "client_message_id": tag}, "message_accepted"
     )
     run_id = str(accepted["run_id"])
-    return run_id, await client.run_events(run_id, 3, within=90)
+    return run_id, await client.run_events(run_id, 3, within=150)
 
 
 def edge_subscriptions(stack: FaultStack) -> set[str]:
@@ -145,21 +164,27 @@ def test_edge_sigterm_closes_with_1001_deletes_its_subscription_and_loses_no_run
 def test_connection_lifetime_closes_with_1001_and_the_client_resumes(
     fault_stack: StartFaultStack,
 ) -> None:
-    stack = fault_stack(**SLOW_STEPS, EDGE_MAX_CONNECTION_SECONDS="4")
+    # Steps slow enough that the run outlasts the first socket's lifetime.
+    stack = fault_stack(AGENT_STEP_DELAY_MS="400", EDGE_MAX_CONNECTION_SECONDS="5")
 
     async def body() -> tuple[str, list[Frame]]:
         async with connect(stack.ws_url) as client:
             token, user_id = str(client.ready["session_token"]), client.user_id
-            run_id, head = await start_run(client, "lifetime")
+            accepted = await client.request(
+                {"type": "user_message", "text": PROMPT, "client_message_id": "lifetime"},
+                "message_accepted",
+            )
+            run_id = str(accepted["run_id"])
             closed = await client.wait_closed(within=30)
             assert (closed.code, closed.reason) == (
                 1001,
                 "connection lifetime reached, reconnect and resume",
             )
-            head += [f for f in client.kept() if f.get("run_id") == run_id and "seq" in f]
-        tail = await reconnect_and_resume(
-            stack.ws_url, token, run_id, head[-1]["seq"], user_id=user_id
-        )
+            head = [f for f in client.kept() if f.get("run_id") == run_id and "seq" in f]
+        if head and is_terminal(head[-1]):  # the run ended within the first lifetime
+            return run_id, head
+        after = head[-1]["seq"] if head else 0
+        tail = await reconnect_and_resume(stack.ws_url, token, run_id, after, user_id=user_id)
         return run_id, head + tail
 
     run_id, events = run(body, within=280)
