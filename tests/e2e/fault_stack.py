@@ -86,13 +86,9 @@ class FaultStack:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop supervising, then kill everything at once: a broken stack needs no graceful
-        shutdown (its project, and any subscription left in it, is never used again)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
-        for child in self.group.children:
-            child.kill(signal.SIGKILL)
         self.group.stop_all()
 
     # ------------------------------------------------------------ processes

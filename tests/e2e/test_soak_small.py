@@ -1,4 +1,4 @@
-"""The soak of scripts/soak, small: sockets and concurrent runs for half a minute, with a
+"""The soak of scripts/soak, small: sockets and concurrent runs for under a minute, with a
 run_agent and an edge kill. Nothing lost, no 1011, every run ends once."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from tests.conftest import EmulatorEnv
 
 
 def test_a_small_soak_with_kills_loses_nothing(emulator_env: EmulatorEnv) -> None:
-    plan = SoakPlan(sockets=24, runs=6, duration_seconds=30.0, drain_seconds=150.0)
+    plan = SoakPlan(sockets=24, runs=6, duration_seconds=45.0, drain_seconds=150.0)
     report = soak(plan, log_dir=emulator_env.log_dir)
     assert report.runs_started >= plan.runs
     assert report.runs_finished == report.runs_started, report
