@@ -5,7 +5,9 @@
   returns only once Pub/Sub has the message. On failure it resumes publishing
   for that key (an ordered publisher pauses a key after an error) and raises
   :class:`~apex_core.errors.Unavailable`, or a ``BackendError`` for an error a
-  retry cannot fix (:mod:`apex_core.google_errors`). Cancelling ``publish_request`` stops
+  retry cannot fix (:mod:`apex_core.google_errors`); after the publish timeout it
+  raises ``Unavailable`` too, leaving the still-pending publish (and its key, which
+  is not paused) alone. Cancelling ``publish_request`` stops
   the wait, not the publish: the message may still go out, which is fine
   because the run id makes the request idempotent.
 * :class:`EventSubscription` owns the pull subscription
@@ -109,7 +111,11 @@ class RequestPublisher:
             raise Unavailable(
                 "queuing the request failed (paused ordering key); try again"
             ) from exc
-        except (gexc.GoogleAPIError, TimeoutError) as exc:
+        except TimeoutError as exc:  # still pending, so its key is not paused: no resume
+            raise Unavailable(
+                f"queuing the request took longer than {self._timeout:g} s; try again"
+            ) from exc
+        except gexc.GoogleAPIError as exc:
             self._client.resume_publish(self._topic, request.thread_id)
             raise as_apex_error("queuing the request", exc) from exc
         return message_id

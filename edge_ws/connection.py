@@ -13,7 +13,10 @@ A :class:`Session` runs three things for one socket:
   the router, ``resume`` replays and gap refills. Because a replay is an item of
   that queue, live events that arrive while it reads Firestore wait behind it
   and are then deduplicated against what was replayed: no gap, no duplicate.
-  Per run, :class:`~edge_ws.routing.RunCursors` decides what is sent;
+  Per run, :class:`~edge_ws.routing.RunCursors` decides what is sent. When no
+  item arrives for ``EDGE_TAIL_CHECK_SECONDS`` while runs the socket follows are
+  unfinished, their events past the cursor are read from Firestore: a stalled
+  events stream or a lost subscription delays events, it never loses them;
 * the **watchdog** closes the socket when the token expires (1008) or the
   connection's lifetime is reached (1001, so the client reconnects and resumes
   before Cloud Run's request timeout cuts it).
@@ -120,7 +123,14 @@ class _Refill:
     run_id: str
 
 
-_Item = _Live | _Replay | _Refill
+@dataclass(frozen=True, slots=True)
+class _Tail:
+    """No event for a while: read an unfinished run's events past the cursor from the store."""
+
+    run_id: str
+
+
+_Item = _Live | _Replay | _Refill | _Tail
 
 
 class Session:
@@ -351,7 +361,13 @@ class Session:
 
     async def _deliver_forever(self) -> None:
         while True:
-            item = await self._queue.get()
+            try:
+                async with asyncio.timeout(self._settings.timeouts.tail_check_seconds):
+                    item = await self._queue.get()
+            except TimeoutError:
+                for run_id in self._cursors.unfinished():
+                    self._enqueue(_Tail(run_id))
+                continue
             try:
                 await self._deliver(item)
             except ConnectionClosed:
@@ -368,6 +384,9 @@ class Session:
                 )
 
     async def _delivery_failed(self, item: _Item, code: str, message: str, retryable: bool) -> None:
+        if isinstance(item, _Tail):  # the next quiet period checks again
+            log.warning("checking a run's tail failed: %s", message, extra=self._fields())
+            return
         if isinstance(item, _Replay):
             await self._send(
                 error_frame(
@@ -413,6 +432,18 @@ class Session:
             case _Refill(run_id=run_id):
                 self._refills.pop(run_id, None)
                 await self._fill_gap(run_id)
+            case _Tail(run_id=run_id):
+                stored = await self._services.store.events_after(
+                    run_id, self._cursors.last_sent(run_id)
+                )
+                delivery = self._cursors.fill(run_id, stored)
+                if delivery.send:
+                    log.warning(
+                        "the events stream missed %d events; sent them from the store",
+                        len(delivery.send),
+                        extra=self._fields(run_id=run_id),
+                    )
+                await self._send_all(delivery.send)
 
     async def _fill_gap(self, run_id: str) -> None:
         """Read a followed run's missing seqs from Firestore; wait a little for them

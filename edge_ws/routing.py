@@ -12,6 +12,9 @@
   caller reads from Firestore and hands to :meth:`RunCursors.fill`. For a run
   the socket does not follow, the first event seen starts the cursor and later
   gaps are not filled (the client never asked for that run's history).
+  :meth:`RunCursors.unfinished` names the followed runs whose terminal event has
+  not been sent yet: the ones whose tail the caller checks in the store when the
+  event stream goes quiet (a stream can stall or lose its subscription).
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ class _Run:
     # Every seq from sent_from to last_sent has reached the client on this socket.
     sent_from: int
     pending: dict[int, Frame] = field(default_factory=dict)
+    finished: bool = False  # the run's terminal event was sent
 
 
 class RunCursors:
@@ -98,6 +102,10 @@ class RunCursors:
     def is_followed(self, run_id: str) -> bool:
         run = self._runs.get(run_id)
         return run is not None and run.followed
+
+    def unfinished(self) -> list[str]:
+        """Followed runs whose terminal event this socket has not sent yet."""
+        return [run_id for run_id, run in self._runs.items() if run.followed and not run.finished]
 
     def last_sent(self, run_id: str) -> int:
         run = self._runs.get(run_id)
@@ -144,6 +152,7 @@ class RunCursors:
         while run.last_sent + 1 in run.pending:
             run.last_sent += 1
             send.append(run.pending.pop(run.last_sent))
+            run.finished = run.finished or is_terminal(send[-1])
         if not run.pending:
             return Delivery(send=send)
         if not run.followed:
@@ -159,4 +168,15 @@ class RunCursors:
             if seq != previous + 1:
                 run.sent_from = seq
         run.last_sent = seqs[-1]
-        return [run.pending.pop(seq) for seq in seqs]
+        sent = [run.pending.pop(seq) for seq in seqs]
+        run.finished = run.finished or any(is_terminal(frame) for frame in sent)
+        return sent
+
+
+def is_terminal(frame: Frame) -> bool:
+    """The run's last event: the supervisor's final ``agent_completed`` or its ``agent_error``
+    (the rule of :attr:`apex_core.protocol.RunEvent.is_terminal`, on a frame)."""
+    return frame.get("agent") == "supervisor" and frame.get("type") in (
+        "agent_completed",
+        "agent_error",
+    )

@@ -34,6 +34,9 @@ variable                           setting                             default
 ``EDGE_MAX_QUEUED_EVENTS``         a socket's backlog, then 1001       2000
 ``ALLOWED_ORIGINS``                origins whose pages may open a
                                    socket (comma-separated)            the page's
+``EDGE_GAP_WAIT_SECONDS``          a gap's wait for missing seqs       5
+``EDGE_TAIL_CHECK_SECONDS``        quiet time, then unfinished runs
+                                   are read from the store             10
 =================================  ==================================  =========
 
 All the budgets are per user (or per address) and per instance.
@@ -75,6 +78,9 @@ class Timeouts:
     # How long a gap in a run's events may wait for the missing seqs (from the
     # store or live) before the events after it are sent anyway.
     gap_wait_seconds: float = 5.0
+    # A socket with unfinished runs that receives no event for this long reads their
+    # tails from the store (the events stream may have stalled or lost messages).
+    tail_check_seconds: float = 10.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -124,6 +130,7 @@ class EdgeSettings:
             subscribe_retry_seconds=env.seconds("EDGE_SUBSCRIBE_RETRY_SECONDS", 10.0),
             shutdown_seconds=env.seconds("EDGE_SHUTDOWN_SECONDS", 7.0),
             gap_wait_seconds=env.seconds("EDGE_GAP_WAIT_SECONDS", 5.0),
+            tail_check_seconds=env.seconds("EDGE_TAIL_CHECK_SECONDS", 10.0),
         )
         limits = Limits(
             user_messages_per_minute=env.count("EDGE_USER_MESSAGES_PER_MINUTE", 20),

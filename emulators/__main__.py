@@ -6,6 +6,9 @@ Commands:
   exec -- CMD [ARG…]  emulators on free ports, CMD run with their hosts in its
                       environment, everything stopped afterwards; exits with CMD's code
 
+With ``dev``, a function or the edge that dies is restarted after a short
+backoff and its exit status is logged (:mod:`emulators.supervision`), as Cloud
+Run replaces a crashed instance; an emulator that dies stops everything.
 Ctrl-C or SIGTERM stops every process that was started, last started first.
 """
 
@@ -25,7 +28,8 @@ from apex_core import names
 from emulators.emulator import start_emulators
 from emulators.errors import LauncherError
 from emulators.processes import ProcessGroup, free_port
-from emulators.stack import REPO_ROOT, start_stack
+from emulators.stack import REPO_ROOT, STACK_PROCESSES, start_stack
+from emulators.supervision import Supervisor, describe_exit
 
 HOST = "127.0.0.1"
 LOG_DIR = REPO_ROOT / ".cache" / "logs"
@@ -65,17 +69,15 @@ def dev_app_env() -> dict[str, str]:
 
 
 def _wait_until_stopped(group: ProcessGroup, stop: threading.Event) -> int:
-    while not stop.wait(0.5):
-        gone = group.exited()
-        if gone:
-            for child in gone:
-                print(
-                    f"{child.name} exited with code {child.popen.returncode}; stopping everything. "
-                    f"Last output:\n{child.tail()}",
-                    file=sys.stderr,
-                )
-            return 1
-    return 0
+    """Restart the stack's processes when they die until ``stop``; 1 if an emulator died."""
+    gone = Supervisor(group, supervised=STACK_PROCESSES).run(stop)
+    for child in gone:
+        print(
+            f"{child.name} {describe_exit(child.popen.returncode)}; stopping everything. "
+            f"Last output:\n{child.tail()}",
+            file=sys.stderr,
+        )
+    return 1 if gone else 0
 
 
 def run_dev(*, with_stack: bool) -> int:

@@ -58,6 +58,15 @@ def http_ready(url: str, *, status: int = 200) -> Callable[[], bool]:
     return probe
 
 
+@dataclass(frozen=True, slots=True)
+class Launch:
+    """How a child was started, so that it can be started again the same way."""
+
+    argv: tuple[str, ...]
+    env: Mapping[str, str]
+    cwd: Path | None = None
+
+
 @dataclass
 class Child:
     """One started child process and where its output goes."""
@@ -65,7 +74,10 @@ class Child:
     name: str
     popen: subprocess.Popen[bytes]
     log_path: Path | None
+    launch: Launch
     _log: IO[bytes] | None = field(default=None, repr=False)
+    # The readiness probe it was last waited on; a restart waits on it again.
+    probe: Callable[[], bool] | None = field(default=None, repr=False)
 
     def tail(self, lines: int = 30) -> str:
         if self.log_path is None or not self.log_path.exists():
@@ -75,6 +87,7 @@ class Child:
 
     def wait_ready(self, probe: Callable[[], bool], *, timeout: float) -> None:
         """Poll ``probe`` until it is true; fail early if the child exits."""
+        self.probe = probe
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.popen.poll() is not None:
@@ -105,6 +118,44 @@ class Child:
             self._log.close()
         return self.popen.returncode
 
+    def kill(self, sig: signal.Signals = signal.SIGKILL) -> None:
+        """Send ``sig`` to the child's whole process group (a crash kills every process of
+        a container, not only its first one)."""
+        _signal_group(self.popen.pid, sig)
+
+    def respawn(self) -> None:
+        """Start the child again from its :class:`Launch` (after it exited); its output is
+        appended to the same log. Whatever the old process group left behind is killed."""
+        if self.popen.poll() is None:
+            raise ProcessFailed(f"{self.name} is still running (pid {self.popen.pid})")
+        _signal_group(self.popen.pid, signal.SIGKILL)
+        if self._log is not None:
+            self._log.close()
+        self.popen, self._log = _spawn(self.name, self.launch, self.log_path, mode="ab")
+
+
+def _spawn(
+    name: str, launch: Launch, log_path: Path | None, *, mode: str
+) -> tuple[subprocess.Popen[bytes], IO[bytes] | None]:
+    log: IO[bytes] | None = None
+    if log_path is not None:
+        log = log_path.open(mode)
+    try:
+        popen = subprocess.Popen(  # noqa: S603 - argv built by this package
+            list(launch.argv),
+            env=dict(launch.env),
+            cwd=launch.cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT if log is not None else None,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        if log is not None:
+            log.close()
+        raise ProcessFailed(f"could not start {name} ({launch.argv[0]}): {exc}") from exc
+    return popen, log
+
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
     try:
@@ -132,31 +183,12 @@ class ProcessGroup:
     ) -> Child:
         """Start ``argv`` in a new session; output goes to ``<log_dir>/<name>.log``
         (or is inherited when there is no log dir)."""
-        log: IO[bytes] | None = None
-        log_path: Path | None = None
-        if self.log_dir is not None:
-            log_path = self.log_dir / f"{name}.log"
-            log = log_path.open("wb")
-        try:
-            popen = subprocess.Popen(  # noqa: S603 - argv built by this package
-                list(argv),
-                env=dict(env),
-                cwd=cwd,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT if log is not None else None,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            if log is not None:
-                log.close()
-            raise ProcessFailed(f"could not start {name} ({argv[0]}): {exc}") from exc
-        child = Child(name=name, popen=popen, log_path=log_path, _log=log)
+        log_path = None if self.log_dir is None else self.log_dir / f"{name}.log"
+        launch = Launch(argv=tuple(argv), env=dict(env), cwd=cwd)
+        popen, log = _spawn(name, launch, log_path, mode="wb")
+        child = Child(name=name, popen=popen, log_path=log_path, launch=launch, _log=log)
         self.children.append(child)
         return child
-
-    def exited(self) -> list[Child]:
-        return [c for c in self.children if c.popen.poll() is not None]
 
     def stop_all(self) -> None:
         while self.children:

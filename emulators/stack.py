@@ -18,6 +18,16 @@ from emulators.provision import PushEndpoints, RequestsDelivery, provision
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_SOURCE = REPO_ROOT / "functions" / "main.py"
 PROCESS_READY_TIMEOUT_SECONDS = 60.0
+EDGE_PROCESS = "edge"
+PUSH_FORWARDER_PROCESS = "push-forwarder"
+# The children start_stack starts: the ones a supervisor restarts when they die.
+STACK_PROCESSES = (
+    names.RUN_AGENT_FUNCTION,
+    names.INGEST_USAGE_FUNCTION,
+    names.DEAD_LETTER_FUNCTION,
+    PUSH_FORWARDER_PROCESS,
+    EDGE_PROCESS,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +94,7 @@ def start_push_forwarder(
     """
     subscription = f"projects/{project}/subscriptions/{names.REQUESTS_PUSH_SUBSCRIPTION}"
     return group.start(
-        "push-forwarder",
+        PUSH_FORWARDER_PROCESS,
         [
             sys.executable,
             "-m",
@@ -149,7 +159,7 @@ def start_stack(
             group, project=project, env=env, endpoint=f"http://{host}:{ports.run_agent}/"
         )
     edge = group.start(
-        "edge",
+        EDGE_PROCESS,
         [sys.executable, "-m", "edge_ws"],
         env={
             **env,

@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 from google.cloud import firestore
@@ -36,7 +37,7 @@ from functions.agents import Supervisor
 from functions.emitter import RunEmitter, TerminalOutcome
 from functions.errors import MalformedRequest, RunAlreadyFinished, RunBusy
 from functions.narrator import Narrator, TemplateNarrator
-from functions.run_store import EventSinkOnFirestore, RunStore
+from functions.run_store import Claim, EventSinkOnFirestore, RunStore
 from functions.usage_store import UsageStore
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,8 @@ log = logging.getLogger(__name__)
 DEFAULT_DEADLINE_SECONDS: Final = 120.0
 DEFAULT_LEASE_SECONDS: Final = 60.0
 DEAD_LETTER_COUNT_ATTRIBUTE: Final = "CloudPubSubDeadLetterSourceDeliveryCount"
+# Claim this long after a dead delivery's lease expired, so clocks need not agree exactly.
+LEASE_MARGIN_SECONDS: Final = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +123,34 @@ def _republish_terminal(store: RunStore, sink: EventSinkOnFirestore, last_seq: i
     store.mark_terminal_published()
 
 
+def _claim_after_dead_lease(store: RunStore, settings: Settings) -> Claim:
+    """Claim the run; if another delivery's lease is live, wait once for it to expire
+    (at most one lease period) and claim again.
+
+    A lease outlives its delivery only when the process died (a delivery that fails
+    releases it). Nacking at once would spend the request's few delivery attempts
+    while the lease runs out (the local emulator retries every few seconds) and
+    dead-letter a run that only needed to wait. A holder that is alive renews its
+    lease with every event, so the second claim is ``busy`` and the request is
+    nacked as before.
+    """
+    claim = store.claim()
+    if claim.action != "busy" or claim.lease_expires_at is None:
+        return claim
+    wait = (claim.lease_expires_at - datetime.now(UTC)).total_seconds() + LEASE_MARGIN_SECONDS
+    if wait > settings.lease_seconds + LEASE_MARGIN_SECONDS:
+        return claim
+    log.info(
+        "another delivery holds run %s until %s; waiting %.1f s for its lease",
+        store.request.run_id,
+        claim.lease_expires_at,
+        wait,
+        extra=fields(run_id=store.request.run_id, user_id=store.request.user_id),
+    )
+    time.sleep(max(0.0, wait))
+    return store.claim()
+
+
 def handle_run_request(
     request: RunRequest,
     *,
@@ -139,7 +170,7 @@ def handle_run_request(
     store = RunStore(
         db, request, lease_owner=f"run-{uuid.uuid4().hex}", lease_seconds=settings.lease_seconds
     )
-    claim = store.claim()
+    claim = _claim_after_dead_lease(store, settings)
     sink = EventSinkOnFirestore(store, publisher, topic)
     sink.resume()
     if claim.action == "busy":

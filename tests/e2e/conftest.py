@@ -20,7 +20,7 @@ import json
 import secrets
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from emulators.processes import Child, ProcessGroup, free_port, http_ready
 from emulators.provision import PushEndpoints, provision
 from emulators.stack import REPO_ROOT
 from tests.conftest import EmulatorEnv
+from tests.e2e.fault_stack import FaultStack, start_fault_stack
 
 HOST = "127.0.0.1"
 EDGE_READY_TIMEOUT_SECONDS = 60.0
@@ -295,3 +296,28 @@ def edge_cloud(edge_project: str) -> Iterator[EdgeCloud]:
     cloud = EdgeCloud(edge_project)
     yield cloud
     cloud.close()
+
+
+# ---------------------------------------------------------------- fault tests
+
+StartFaultStack = Callable[..., FaultStack]
+
+
+@pytest.fixture
+def fault_stack(emulator_env: EmulatorEnv, jwt_secret: str) -> Iterator[StartFaultStack]:
+    """Start a :class:`~tests.e2e.fault_stack.FaultStack` (``env`` overrides the processes'
+    settings); everything it started is stopped after the test."""
+    started: list[FaultStack] = []
+
+    def start(**env: str) -> FaultStack:
+        stack = start_fault_stack(
+            emulator_env, jwt_secret=jwt_secret, log_dir=emulator_env.log_dir, env=env
+        )
+        started.append(stack)
+        return stack
+
+    yield start
+    for stack in started:
+        stack.stop()
+        stack.pubsub_proxy.close()
+        stack.firestore_proxy.close()

@@ -256,7 +256,7 @@ def test_a_redelivery_after_a_crash_republishes_the_stored_prefix(
 def test_a_run_held_by_a_live_lease_waits_for_it(
     functions_stack: Functions, submitter: Submitter, events: EventCollector, db: firestore.Client
 ) -> None:
-    """Another delivery's live lease: nacked (redelivered with backoff) until it expires."""
+    """Another delivery's live lease (its process died): the delivery waits for it to expire."""
     request = submitter.new_request()
     submitter.store(request)
     lease_until = datetime.now(UTC) + timedelta(seconds=2)
@@ -269,8 +269,8 @@ def test_a_run_held_by_a_live_lease_waits_for_it(
 
     assert published[-1]["type"] == "agent_completed"
     assert [e["seq"] for e in published] == list(range(1, len(published) + 1))
-    busy = functions_stack.logged("run_agent", run_id=request.run_id, message="not processed now")
-    assert busy, "the first delivery met the live lease"
+    waited = functions_stack.logged("run_agent", run_id=request.run_id, message="for its lease")
+    assert waited, "the first delivery met the live lease and waited for it"
     assert run_doc(db, request.run_id)["started_at"] >= lease_until - timedelta(seconds=1)
 
 

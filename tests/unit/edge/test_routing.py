@@ -145,3 +145,20 @@ def test_registry_maps_users_to_their_sockets() -> None:
     registry.remove("alice", "tab-2")
     assert registry.count("alice") == 0
     assert registry.all() == ["phone"]
+
+
+def test_unfinished_names_followed_runs_until_their_terminal_event_is_sent() -> None:
+    cursors = RunCursors()
+    cursors.follow("r-1")
+    cursors.follow("r-2")
+    cursors.offer(ev(1, "r-other"))  # not followed: never checked in the store
+    assert sorted(cursors.unfinished()) == ["r-1", "r-2"]
+    terminal = {**ev(2), "type": "agent_completed", "agent": "supervisor", "final": True}
+    cursors.offer(ev(1))
+    assert cursors.offer(terminal).missing is None
+    assert cursors.unfinished() == ["r-2"]
+    # A sub-agent's agent_completed does not end the run; the store's tail does.
+    cursors.fill("r-2", [{**ev(1, "r-2"), "type": "agent_completed", "agent": "triage"}])
+    assert cursors.unfinished() == ["r-2"]
+    cursors.fill("r-2", [{**ev(2, "r-2"), "type": "agent_error", "agent": "supervisor"}])
+    assert cursors.unfinished() == []
