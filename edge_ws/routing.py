@@ -24,6 +24,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from apex_core.protocol import is_terminal_event
+
 Frame = dict[str, Any]
 S = TypeVar("S")
 
@@ -152,7 +154,7 @@ class RunCursors:
         while run.last_sent + 1 in run.pending:
             run.last_sent += 1
             send.append(run.pending.pop(run.last_sent))
-            run.finished = run.finished or is_terminal(send[-1])
+            run.finished = run.finished or is_terminal_event(send[-1])
         if not run.pending:
             return Delivery(send=send)
         if not run.followed:
@@ -169,14 +171,5 @@ class RunCursors:
                 run.sent_from = seq
         run.last_sent = seqs[-1]
         sent = [run.pending.pop(seq) for seq in seqs]
-        run.finished = run.finished or any(is_terminal(frame) for frame in sent)
+        run.finished = run.finished or any(is_terminal_event(frame) for frame in sent)
         return sent
-
-
-def is_terminal(frame: Frame) -> bool:
-    """The run's last event: the supervisor's final ``agent_completed`` or its ``agent_error``
-    (the rule of :attr:`apex_core.protocol.RunEvent.is_terminal`, on a frame)."""
-    return frame.get("agent") == "supervisor" and frame.get("type") in (
-        "agent_completed",
-        "agent_error",
-    )

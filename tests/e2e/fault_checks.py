@@ -21,7 +21,8 @@ from google.api_core import exceptions as gexc
 from google.cloud.pubsub_v1 import SubscriberClient
 
 from apex_core import names
-from tests.e2e.ws_client import Frame, is_terminal
+from apex_core.protocol import is_terminal_event
+from tests.e2e.ws_client import Frame
 
 
 def assert_run_delivered_once(
@@ -31,7 +32,7 @@ def assert_run_delivered_once(
     seqs = [e["seq"] for e in events]
     assert seqs == list(range(1, len(events) + 1)), f"seqs received: {seqs}"
     assert {e["run_id"] for e in events} == {run_id}
-    terminals = [e for e in events if is_terminal(e)]
+    terminals = [e for e in events if is_terminal_event(e)]
     assert terminals == [events[-1]], f"terminal events: {terminals}"
     expected_type = "agent_completed" if status == "completed" else "agent_error"
     assert events[-1]["type"] == expected_type, events[-1]

@@ -15,11 +15,12 @@ from google.cloud.pubsub_v1 import SubscriberClient
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from apex_core import names
+from apex_core.protocol import is_terminal_event
 from emulators.stack import EDGE_PROCESS
 from tests.e2e.conftest import StartFaultStack
 from tests.e2e.fault_checks import assert_run_delivered_once
 from tests.e2e.fault_stack import FaultStack, wait_until
-from tests.e2e.ws_client import ApexClient, Frame, connect, is_terminal, run
+from tests.e2e.ws_client import ApexClient, Frame, connect, run
 
 PROMPT = "Analyze my AI costs"
 SLOW_STEPS = {"AGENT_STEP_DELAY_MS": "100"}
@@ -45,13 +46,13 @@ async def reconnect_and_resume(
             frames.append(got[seq])
         return frames
 
-    while not in_order() or not is_terminal(in_order()[-1]):
+    while not in_order() or not is_terminal_event(in_order()[-1]):
         last = after_seq + len(in_order())
         try:
             async with connect(url, token=token, via="subprotocol") as client:
                 assert client.user_id == user_id, "the session token kept the demo identity"
                 await client.send({"type": "resume", "run_id": run_id, "after_seq": last})
-                while not in_order() or not is_terminal(in_order()[-1]):
+                while not in_order() or not is_terminal_event(in_order()[-1]):
                     (frame,) = await client.run_events(run_id, 1, within=60)
                     seq = int(frame["seq"])
                     assert got.setdefault(seq, frame) == frame, f"seq {seq} sent twice, differing"
@@ -181,7 +182,7 @@ def test_connection_lifetime_closes_with_1001_and_the_client_resumes(
                 "connection lifetime reached, reconnect and resume",
             )
             head = [f for f in client.kept() if f.get("run_id") == run_id and "seq" in f]
-        if head and is_terminal(head[-1]):  # the run ended within the first lifetime
+        if head and is_terminal_event(head[-1]):  # the run ended within the first lifetime
             return run_id, head
         after = head[-1]["seq"] if head else 0
         tail = await reconnect_and_resume(stack.ws_url, token, run_id, after, user_id=user_id)
