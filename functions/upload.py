@@ -192,6 +192,7 @@ def summary(
             "read": rows.read,
             "imported": rows.imported,
             "rejected": rows.rejected,
+            "empty_buckets": rows.empty_buckets,
             "reasons": dict(sorted(rows.reasons.items())),
         },
         "rejections": [

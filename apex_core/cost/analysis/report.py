@@ -129,9 +129,11 @@ def render_markdown(analysis: Analysis, *, top: int = 10) -> str:
         ], numeric=3)  # fmt: skip
     rows_info = data["rows"]
     out += ["", "## Rows", ""]
+    empty = rows_info.get("empty_buckets", 0)
     out.append(
         f"{rows_info['read']:,} read, {rows_info['imported']:,} imported, "
-        f"{rows_info['rejected']:,} rejected."
+        + (f"{empty:,} empty bucket{'' if empty == 1 else 's'} (no usage), " if empty else "")
+        + f"{rows_info['rejected']:,} rejected."
     )
     for reason, count in rows_info["reasons"].items():
         out.append(f"- {count:,} x {reason}")
