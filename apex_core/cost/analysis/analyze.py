@@ -156,7 +156,7 @@ def analyze(
         by_provider=_ranked(by_provider, "provider"),
         by_feature=_ranked(by_feature, "feature"),
         by_end_user=_ranked(by_user, "end_user")[:top],
-        week_over_week=_weeks(by_day),
+        week_over_week=_weeks(by_day, rollup.first_day, rollup.last_day),
         spike_days=_spikes(by_day),
         unit_costs={
             "requests": requests,
@@ -212,7 +212,19 @@ def _ranked(groups: dict[str, _Tally], label: str) -> list[dict[str, Any]]:
     ]
 
 
-def _weeks(by_day: dict[str, _Tally]) -> list[dict[str, Any]]:
+def _weeks(
+    by_day: dict[str, _Tally], first_day: str | None, last_day: str | None
+) -> list[dict[str, Any]]:
+    """Cost per Monday-started week; ``change_pct`` compares average cost per observed day.
+
+    A week's ``days`` are its days inside the observed period (first to last
+    day with data, days without usage included); fewer than 7 make it
+    ``partial``. Comparing per-day averages keeps a one-day week from reading
+    as a collapse or a +600% jump; ``cost_usd`` stays the week's exact total.
+    """
+    if first_day is None or last_day is None:
+        return []
+    first, last = date.fromisoformat(first_day), date.fromisoformat(last_day)
     weeks: dict[date, Decimal] = defaultdict(Decimal)
     for day, tally in by_day.items():
         moment = date.fromisoformat(day)
@@ -220,11 +232,20 @@ def _weeks(by_day: dict[str, _Tally]) -> list[dict[str, Any]]:
     result: list[dict[str, Any]] = []
     previous: Decimal | None = None
     for start, cost in sorted(weeks.items()):
-        change = float(round((cost - previous) / previous * 100, 2)) if previous else None
+        days = (min(start + timedelta(days=6), last) - max(start, first)).days + 1
+        per_day = cost / days
+        change = float(round((per_day - previous) / previous * 100, 2)) if previous else None
         result.append(
-            {"week_start": start.isoformat(), "cost_usd": usd(cost), "change_pct": change}
+            {
+                "week_start": start.isoformat(),
+                "cost_usd": usd(cost),
+                "days": days,
+                "partial": days < 7,
+                "cost_per_day_usd": usd(per_day),
+                "change_pct": change,
+            }
         )
-        previous = cost
+        previous = per_day
     return result
 
 

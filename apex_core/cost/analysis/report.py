@@ -110,12 +110,20 @@ def render_markdown(analysis: Analysis, *, top: int = 10) -> str:
             out += _table([label.replace("_", " ").capitalize(), "Requests", "Cost"],
                           [[r[label], f"{r['requests']:,}", _money(r["cost_usd"])] for r in rows], numeric=2)  # fmt: skip
     if len(data["week_over_week"]) > 1:
+        weeks = data["week_over_week"]
         out += ["", "## Week over week", ""]
-        out += _table(["Week of", "Cost", "Change"], [
-            [w["week_start"], _money(w["cost_usd"]),
+        out.append(
+            "Weeks start on Monday. Each change compares the average cost per day with the "
+            "previous week's, so a partial week (fewer than 7 days of data) is compared like "
+            "with like; its total covers only the days shown."
+        )
+        out.append("")
+        out += _table(["Week of", "Days", "Cost", "Per day", "Change per day"], [
+            [w["week_start"] + (" (partial)" if w["partial"] else ""), f"{w['days']} of 7",
+             _money(w["cost_usd"]), _money(w["cost_per_day_usd"]),
              "-" if w["change_pct"] is None else f"{w['change_pct']:+.1f}%"]
-            for w in data["week_over_week"]
-        ], numeric=2)  # fmt: skip
+            for w in weeks
+        ], numeric=4)  # fmt: skip
     if data["spike_days"]:
         out += ["", "## Spike days", ""]
         out += _table(["Date", "Cost", "x median day"], [
