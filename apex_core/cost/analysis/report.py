@@ -41,6 +41,35 @@ def _period(period: dict[str, Any]) -> str:
     return f"over {length} ({first[:10]} to {last[:10]})"
 
 
+def _monthly(amount: float, period: dict[str, Any]) -> str:
+    """A monthly figure with its factor, called an extrapolation when the window is short."""
+    factor = f"x{period['monthly_scale']:.3g}"
+    if period.get("short_window"):
+        return f"{_money(amount)} a month extrapolated {factor} from a short window"
+    return f"{_money(amount)} a month, {factor}"
+
+
+def _headline(total: float, period: dict[str, Any]) -> str:
+    """Observed total and per-day rate, then the monthly figure labelled by what it stands on."""
+    line = f"**Total: {_money(total)}** {_period(period)}"
+    if period.get("cost_per_day_usd") is not None:
+        line += f", {_money(period['cost_per_day_usd'])} per day"
+    monthly = period["projected_monthly_cost_usd"]
+    if period.get("weekend_only"):
+        return (
+            f"{line}. The data covers only a weekend, and weekday usage usually differs: "
+            "no monthly figure is extrapolated from it."
+        )
+    if period.get("short_window"):
+        why = "under 7 days of data" if period["days"] < 7 else "fewer than two of each weekday"
+        return (
+            f"{line}. Short window ({why}): a month would be {_money(monthly)} only as an "
+            f"extrapolation x{period['monthly_scale']:.3g} of this window; read it as a rough "
+            "order of magnitude."
+        )
+    return f"{line}; projected {_monthly(monthly, period)}."
+
+
 def _evidence(item: dict[str, Any]) -> str:
     evidence = item["evidence"]
     return (
@@ -57,10 +86,7 @@ def render_markdown(analysis: Analysis, *, top: int = 10) -> str:
     total = data["total_cost_usd"]
     savings = sum(item["estimated_monthly_savings_usd"] for item in data["recommendations"])
     out = ["# AI cost analysis", ""]
-    out.append(
-        f"**Total: {_money(total)}** {_period(period)}; "
-        f"projected {_money(period['projected_monthly_cost_usd'])} a month."
-    )
+    out.append(_headline(total, period))
     units = data["unit_costs"]
     out.append(
         f"{units['requests']:,} requests, {units['tokens']:,} tokens: "
@@ -79,17 +105,27 @@ def render_markdown(analysis: Analysis, *, top: int = 10) -> str:
     )  # fmt: skip
     out += ["", "## Recommendations", ""]
     if data["recommendations"]:
+        observed = sum(item["observed_savings_usd"] for item in data["recommendations"])
         out.append(
-            f"Up to {_money(savings)} a month in total if every change were applied "
-            "independently (savings overlap, so they do not simply add up)."
+            f"Up to {_money(observed)} over the observed period ({_monthly(savings, period)}) "
+            "if every change were applied independently (savings overlap, so they do not "
+            "simply add up). Ranked by observed savings."
         )
         out.append("")
         out += _table(
-            ["#", "Change", "Saves / month", "Evidence", "Assumption"],
+            [
+                "#",
+                "Change",
+                "Saved (observed)",
+                f"Saves / month (x{period['monthly_scale']:.3g})",
+                "Evidence",
+                "Assumption",
+            ],
             [
                 [
                     index,
                     item["title"],
+                    _money(item["observed_savings_usd"]),
                     _money(item["estimated_monthly_savings_usd"]),
                     _evidence(item),
                     item["assumption"],
