@@ -44,6 +44,7 @@ from apex_core.cost import (
     demo_records,
     render_markdown,
 )
+from apex_core.cost.analysis.report import format_usd
 from apex_core.errors import ApexError
 from apex_core.protocol import RunRequest
 from functions.triage import FOCUS_KINDS, Classification, classify
@@ -109,7 +110,7 @@ class Tool:
 
 
 def _usd(value: Decimal | float) -> str:
-    return f"${float(value):,.2f}"
+    return format_usd(value)
 
 
 def demo_seed(user_id: str) -> str:

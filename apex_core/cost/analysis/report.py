@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Any
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any, Final
 
 from apex_core.cost.analysis.analyze import Analysis
 
+SIGNIFICANT_FIGURES: Final = 3
+"""Digits shown for an amount under a dollar ($0.247, $0.0073); a dollar or more shows cents."""
 
-def _money(amount: float | None) -> str:
+
+def format_usd(amount: float | Decimal | None) -> str:
+    """The one money rule (report, page, ``apex chat``): cents from a dollar up, else 3 figures.
+
+    ``1234.5`` -> ``$1,234.50``; ``0.2473`` -> ``$0.247``; ``0.13`` -> ``$0.13``;
+    ``0.000123456`` -> ``$0.000123``; ``0`` -> ``$0.00``; ``-0.5`` -> ``-$0.50``;
+    ``None`` -> ``n/a``.
+    """
     if amount is None:
         return "n/a"
-    if abs(amount) >= 100:
-        return f"${amount:,.0f}"
-    if abs(amount) >= 1:
-        return f"${amount:,.2f}"
-    return f"${amount:,.4f}"
+    value = Decimal(str(amount)) if isinstance(amount, float) else Decimal(amount)
+    sign = "-" if value < 0 else ""
+    value = abs(value)
+    if value >= 1 or value == 0:
+        return f"{sign}${value.quantize(Decimal('0.01'), ROUND_HALF_EVEN):,}"
+    decimals = max(2, SIGNIFICANT_FIGURES - value.adjusted() - 1)
+    rounded = value.quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_EVEN)
+    if rounded >= 1:
+        return f"{sign}$1.00"
+    text = f"{rounded:f}".rstrip("0")
+    whole, _, fraction = text.partition(".")
+    return f"{sign}${whole}.{fraction.ljust(2, '0')}"
 
 
 def _cell(text: Any) -> str:
@@ -45,15 +62,15 @@ def _monthly(amount: float, period: dict[str, Any]) -> str:
     """A monthly figure with its factor, called an extrapolation when the window is short."""
     factor = f"x{period['monthly_scale']:.3g}"
     if period.get("short_window"):
-        return f"{_money(amount)} a month extrapolated {factor} from a short window"
-    return f"{_money(amount)} a month, {factor}"
+        return f"{format_usd(amount)} a month extrapolated {factor} from a short window"
+    return f"{format_usd(amount)} a month, {factor}"
 
 
 def _headline(total: float, period: dict[str, Any]) -> str:
     """Observed total and per-day rate, then the monthly figure labelled by what it stands on."""
-    line = f"**Total: {_money(total)}** {_period(period)}"
+    line = f"**Total: {format_usd(total)}** {_period(period)}"
     if period.get("cost_per_day_usd") is not None:
-        line += f", {_money(period['cost_per_day_usd'])} per day"
+        line += f", {format_usd(period['cost_per_day_usd'])} per day"
     monthly = period["projected_monthly_cost_usd"]
     if period.get("weekend_only"):
         return (
@@ -63,7 +80,7 @@ def _headline(total: float, period: dict[str, Any]) -> str:
     if period.get("short_window"):
         why = "under 7 days of data" if period["days"] < 7 else "fewer than two of each weekday"
         return (
-            f"{line}. Short window ({why}): a month would be {_money(monthly)} only as an "
+            f"{line}. Short window ({why}): a month would be {format_usd(monthly)} only as an "
             f"extrapolation x{period['monthly_scale']:.3g} of this window; read it as a rough "
             "order of magnitude."
         )
@@ -74,8 +91,8 @@ def _evidence(item: dict[str, Any]) -> str:
     evidence = item["evidence"]
     return (
         f"{evidence['requests']:,} requests on {evidence['model']}: "
-        f"{_money(evidence['observed_cost_usd'])} as used, "
-        f"{_money(evidence['what_if_cost_usd'])} repriced"
+        f"{format_usd(evidence['observed_cost_usd'])} as used, "
+        f"{format_usd(evidence['what_if_cost_usd'])} repriced"
     )
 
 
@@ -90,15 +107,15 @@ def render_markdown(analysis: Analysis, *, top: int = 10) -> str:
     units = data["unit_costs"]
     out.append(
         f"{units['requests']:,} requests, {units['tokens']:,} tokens: "
-        f"{_money(units['cost_per_request_usd'])} per request, "
-        f"{_money(units['cost_per_1k_tokens_usd'])} per 1K tokens."
+        f"{format_usd(units['cost_per_request_usd'])} per request, "
+        f"{format_usd(units['cost_per_1k_tokens_usd'])} per 1K tokens."
     )
     out += ["", "## Top models", ""]
     out += _table(
         ["Provider", "Model", "Requests", "Input tokens", "Cached input", "Output tokens", "Cost"],
         [
             [m["provider"], m["model"], f"{m['requests']:,}", f"{m['input_tokens']:,}",
-             f"{m['cached_input_tokens']:,}", f"{m['output_tokens']:,}", _money(m["cost_usd"])]
+             f"{m['cached_input_tokens']:,}", f"{m['output_tokens']:,}", format_usd(m["cost_usd"])]
             for m in data["by_model"][:top]
         ],
         numeric=5,
@@ -107,7 +124,7 @@ def render_markdown(analysis: Analysis, *, top: int = 10) -> str:
     if data["recommendations"]:
         observed = sum(item["observed_savings_usd"] for item in data["recommendations"])
         out.append(
-            f"Up to {_money(observed)} over the observed period ({_monthly(savings, period)}) "
+            f"Up to {format_usd(observed)} over the observed period ({_monthly(savings, period)}) "
             "if every change were applied independently (savings overlap, so they do not "
             "simply add up). Ranked by observed savings."
         )
@@ -125,8 +142,8 @@ def render_markdown(analysis: Analysis, *, top: int = 10) -> str:
                 [
                     index,
                     item["title"],
-                    _money(item["observed_savings_usd"]),
-                    _money(item["estimated_monthly_savings_usd"]),
+                    format_usd(item["observed_savings_usd"]),
+                    format_usd(item["estimated_monthly_savings_usd"]),
                     _evidence(item),
                     item["assumption"],
                 ]
@@ -144,7 +161,7 @@ def render_markdown(analysis: Analysis, *, top: int = 10) -> str:
         if len(rows) > 1 or (rows and rows[0][label]):
             out += ["", f"## {title}", ""]
             out += _table([label.replace("_", " ").capitalize(), "Requests", "Cost"],
-                          [[r[label], f"{r['requests']:,}", _money(r["cost_usd"])] for r in rows], numeric=2)  # fmt: skip
+                          [[r[label], f"{r['requests']:,}", format_usd(r["cost_usd"])] for r in rows], numeric=2)  # fmt: skip
     if len(data["week_over_week"]) > 1:
         weeks = data["week_over_week"]
         out += ["", "## Week over week", ""]
@@ -156,14 +173,14 @@ def render_markdown(analysis: Analysis, *, top: int = 10) -> str:
         out.append("")
         out += _table(["Week of", "Days", "Cost", "Per day", "Change per day"], [
             [w["week_start"] + (" (partial)" if w["partial"] else ""), f"{w['days']} of 7",
-             _money(w["cost_usd"]), _money(w["cost_per_day_usd"]),
+             format_usd(w["cost_usd"]), format_usd(w["cost_per_day_usd"]),
              "-" if w["change_pct"] is None else f"{w['change_pct']:+.1f}%"]
             for w in weeks
         ], numeric=4)  # fmt: skip
     if data["spike_days"]:
         out += ["", "## Spike days", ""]
         out += _table(["Date", "Cost", "x median day"], [
-            [s["date"], _money(s["cost_usd"]), f"{s['ratio']:g}"] for s in data["spike_days"]
+            [s["date"], format_usd(s["cost_usd"]), f"{s['ratio']:g}"] for s in data["spike_days"]
         ], numeric=2)  # fmt: skip
     if data["unpriced"]:
         out += ["", "## Unpriced models (not in any total)", ""]
