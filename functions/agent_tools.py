@@ -49,6 +49,7 @@ from apex_core.cost import (
     demo_records,
     render_markdown,
 )
+from apex_core.cost.analysis.report import format_usd
 from apex_core.errors import ApexError
 from apex_core.protocol import RunRequest
 from apex_core.query.model import Query
@@ -107,7 +108,7 @@ class ToolFailed(ApexError):
 
 
 def _usd(value: Decimal | float) -> str:
-    return f"${float(value):,.2f}"
+    return format_usd(value)
 
 
 def _count(number: int, word: str) -> str:

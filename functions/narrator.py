@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Final, Literal, Protocol
 
+from apex_core.cost.analysis.report import format_usd
+
 Step = Literal[
     "supervisor.plan",
     "supervisor.route",
@@ -57,8 +59,8 @@ TEMPLATES: Final[Mapping[Step, str]] = {
     ),
     "supervisor.route": "Triage says: {intent_label}. Next: {agents}.",
     "supervisor.summary": (
-        "Analysed ${total_usd:,.2f} of AI spend over {days:n day} on {models:n model}; "
-        "{recommendations:n change} save up to ${savings_usd:,.2f} a month."
+        "Analysed {total_usd:usd} of AI spend over {days:n day} on {models:n model}; "
+        "{recommendations:n change} save up to {savings_usd:usd} a month."
     ),
     "supervisor.summary_no_usage": (
         "No usage is stored for you yet, so there is nothing to price; upload a usage export "
@@ -87,16 +89,16 @@ TEMPLATES: Final[Mapping[Step, str]] = {
         "You have no usage stored yet; loading what there is so the report says so."
     ),
     "data.summary": (
-        "${total_usd:,.2f} over {days:n day} on {models:n priced model}; the most expensive is "
+        "{total_usd:usd} over {days:n day} on {models:n priced model}; the most expensive is "
         "{top_model} at {top_share:.1%} of spend."
     ),
     "optimization.thinking": (
-        "Looking for every saving across {models:n model} and ${total_usd:,.2f} of spend; every "
+        "Looking for every saving across {models:n model} and {total_usd:usd} of spend; every "
         "saving is priced on your own tokens."
     ),
     "optimization.summary": (
-        "{count:n change} save{count:s} up to ${savings_usd:,.2f} a month; the largest is "
-        "'{top_title}' at ${top_savings_usd:,.2f} a month."
+        "{count:n change} save{count:s} up to {savings_usd:usd} a month; the largest is "
+        "'{top_title}' at {top_savings_usd:usd} a month."
     ),
     "optimization.summary_none": "No change saves at least $1 a month on this usage.",
     "reporting.thinking": (
@@ -123,6 +125,8 @@ class _CountingFormatter(string.Formatter):
             word = format_spec[2:]
             number = f"{value:,}" if isinstance(value, int) else f"{value:g}"
             return f"{number} {word if value == 1 else word + 's'}"
+        if format_spec == "usd" and isinstance(value, int | float | Decimal):
+            return format_usd(value)
         if format_spec == "s" and isinstance(value, int | float | Decimal):
             return "s" if value == 1 else ""
         formatted: str = super().format_field(value, format_spec)

@@ -176,6 +176,7 @@ def summary(
             "read": rows.read,
             "imported": rows.imported,
             "rejected": rows.rejected,
+            "empty_buckets": rows.empty_buckets,
             "reasons": dict(sorted(rows.reasons.items())),
         },
         "rejections": [
@@ -195,6 +196,11 @@ def nothing_imported(result: dict[str, Any]) -> NothingImported:
     rows = result["rows"]
     if rows["read"] == 0:
         message = "the file holds no usage rows (only a header?); nothing was stored"
+    elif rows["rejected"] == 0:
+        message = (
+            f"all {rows['read']:,} rows are empty buckets (periods with no usage); nothing was "
+            "stored. Export a period that has usage and upload again"
+        )
     else:
         reasons = ", ".join(f"{reason} ({count})" for reason, count in rows["reasons"].items())
         message = (

@@ -11,6 +11,7 @@ MALFORMED_NATIVE_ROWS: Final = {
     "read": 5,
     "imported": 2,
     "rejected": 3,
+    "empty_buckets": 0,
     "reasons": {
         "bad number in input_tokens": 1,
         "missing column": 1,

@@ -1,8 +1,9 @@
 """The answer in words: one direct sentence with the figure first, then the table behind it,
 then the assumptions (chart data goes in the run's ``result``, not in the text).
 
-Dollars are shown to the cent (``$12.34``; under a cent, to four places), rounded
-half-even from the exact ``Decimal`` the engine computed.
+Dollars follow the report's one money rule (:func:`apex_core.cost.format_usd`:
+cents from a dollar up, three significant figures below), rounded half-even from
+the exact ``Decimal`` the engine computed.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from apex_core.answers.execute import Result, Row
 from apex_core.answers.scope import TIME_DIMENSIONS
 from apex_core.answers.what_if import Repricing
 from apex_core.answers.why import Change, Explanation
+from apex_core.cost.analysis.report import format_usd
 from apex_core.query.describe import DIMENSION_WORDS, MEASURE_WORDS, filter_phrase, period_phrase
 from apex_core.query.model import Measure, Query
 from apex_core.query.periods import Period
@@ -23,12 +25,8 @@ MONEY: Final = frozenset({"cost", "cost_per_request", "cost_per_1k_tokens"})
 
 
 def money(value: Decimal) -> str:
-    """``$1,234.56``; ``$0.0042`` under a cent; ``-$3.00`` below zero."""
-    sign = "-" if value < 0 else ""
-    amount = abs(value)
-    if 0 < amount < CENT:
-        return f"{sign}${amount.quantize(Decimal('0.0001'), ROUND_HALF_EVEN)}"
-    return f"{sign}${amount.quantize(CENT, ROUND_HALF_EVEN):,}"
+    """``$1,234.56``; ``$0.247`` below a dollar; ``-$3.00`` below zero (the report's rule)."""
+    return format_usd(value)
 
 
 def shown(measure: Measure, value: Decimal | int | None) -> str:
@@ -38,8 +36,6 @@ def shown(measure: Measure, value: Decimal | int | None) -> str:
     if measure == "share_of_spend":
         return percent(Decimal(value))
     if measure in MONEY:
-        if measure != "cost" and isinstance(value, Decimal) and value < CENT * 100:
-            return f"${value.quantize(Decimal('0.000001'), ROUND_HALF_EVEN)}"
         return money(Decimal(value))
     return f"{value:,}"
 

@@ -636,6 +636,7 @@ function showUploadSummary(summary, fileName) {
   const stats = el("dl", "upload-stats");
   const add = (label, value) => stats.append(el("dt", "", label), el("dd", "", value));
   add("Imported", `${count(rows.imported)} rows`);
+  if (Number(rows.empty_buckets) > 0) add("Empty buckets", `${count(rows.empty_buckets)} (periods with no usage)`);
   add("Rejected", `${count(rows.rejected)} rows`);
   if (summary.requests !== undefined) add("Requests", count(summary.requests));
   if (summary.first_day) add("Period", summary.last_day && summary.last_day !== summary.first_day ? `${summary.first_day} – ${summary.last_day}` : String(summary.first_day));

@@ -180,7 +180,13 @@ def test_openai_export_with_cached_tokens_is_stored_as_a_rollup(
     assert body["upload_id"].startswith("upload-")
     assert body["duplicate"] is False
     assert (body["source"], body["format"]) == ("usage.json", "openai-usage")
-    assert body["rows"] == {"read": 3, "imported": 3, "rejected": 0, "reasons": {}}
+    assert body["rows"] == {
+        "read": 3,
+        "imported": 3,
+        "rejected": 0,
+        "empty_buckets": 0,
+        "reasons": {},
+    }
     assert body["rejections"] == []
     assert body["requests"] == 550
     assert (body["first_day"], body["last_day"]) == ("2025-03-01", "2025-03-02")

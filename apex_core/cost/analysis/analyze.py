@@ -23,6 +23,10 @@ from apex_core.cost.pricing.cards import RateCard
 
 DAYS_PER_MONTH: Final = Decimal("30.4375")
 SPIKE_RATIO: Final = 2
+MIN_WINDOW_DAYS: Final = 7
+"""Below this many observed days a monthly figure is flagged as a short-window extrapolation."""
+MIN_WEEKDAY_COUNT: Final = 2
+"""Each weekday must be seen this often before a weekly cycle counts as observed."""
 
 
 @dataclass(slots=True)
@@ -136,6 +140,7 @@ def analyze(
             "days": float(round(days, 4)),
             "monthly_scale": float(round(scale, 4)),
             "projected_monthly_cost_usd": usd(total.cost * scale),
+            **_window(rollup.first_day, rollup.last_day, days, total.cost),
         },
         by_day=[
             {"date": d, "cost_usd": usd(v.cost), "requests": v.usage.requests}
@@ -156,7 +161,7 @@ def analyze(
         by_provider=_ranked(by_provider, "provider"),
         by_feature=_ranked(by_feature, "feature"),
         by_end_user=_ranked(by_user, "end_user")[:top],
-        week_over_week=_weeks(by_day),
+        week_over_week=_weeks(by_day, rollup.first_day, rollup.last_day),
         spike_days=_spikes(by_day),
         unit_costs={
             "requests": requests,
@@ -212,7 +217,19 @@ def _ranked(groups: dict[str, _Tally], label: str) -> list[dict[str, Any]]:
     ]
 
 
-def _weeks(by_day: dict[str, _Tally]) -> list[dict[str, Any]]:
+def _weeks(
+    by_day: dict[str, _Tally], first_day: str | None, last_day: str | None
+) -> list[dict[str, Any]]:
+    """Cost per Monday-started week; ``change_pct`` compares average cost per observed day.
+
+    A week's ``days`` are its days inside the observed period (first to last
+    day with data, days without usage included); fewer than 7 make it
+    ``partial``. Comparing per-day averages keeps a one-day week from reading
+    as a collapse or a +600% jump; ``cost_usd`` stays the week's exact total.
+    """
+    if first_day is None or last_day is None:
+        return []
+    first, last = date.fromisoformat(first_day), date.fromisoformat(last_day)
     weeks: dict[date, Decimal] = defaultdict(Decimal)
     for day, tally in by_day.items():
         moment = date.fromisoformat(day)
@@ -220,12 +237,47 @@ def _weeks(by_day: dict[str, _Tally]) -> list[dict[str, Any]]:
     result: list[dict[str, Any]] = []
     previous: Decimal | None = None
     for start, cost in sorted(weeks.items()):
-        change = float(round((cost - previous) / previous * 100, 2)) if previous else None
+        days = (min(start + timedelta(days=6), last) - max(start, first)).days + 1
+        per_day = cost / days
+        change = float(round((per_day - previous) / previous * 100, 2)) if previous else None
         result.append(
-            {"week_start": start.isoformat(), "cost_usd": usd(cost), "change_pct": change}
+            {
+                "week_start": start.isoformat(),
+                "cost_usd": usd(cost),
+                "days": days,
+                "partial": days < 7,
+                "cost_per_day_usd": usd(per_day),
+                "change_pct": change,
+            }
         )
-        previous = cost
+        previous = per_day
     return result
+
+
+def _window(
+    first_day: str | None, last_day: str | None, days: Decimal, cost: Decimal
+) -> dict[str, Any]:
+    """How much data the monthly figure stands on (``period`` fields; docs/COST_ENGINE.md).
+
+    ``short_window``: under :data:`MIN_WINDOW_DAYS` observed days or some
+    weekday seen fewer than :data:`MIN_WEEKDAY_COUNT` times, so any monthly
+    figure is an extrapolation. ``weekend_only``: every day is a Saturday or
+    Sunday, so a weekly cycle cannot be extrapolated from it.
+    """
+    counts = [0] * 7
+    if first_day is not None and last_day is not None:
+        first, last = date.fromisoformat(first_day), date.fromisoformat(last_day)
+        for offset in range((last - first).days + 1):
+            counts[(first + timedelta(days=offset)).weekday()] += 1
+    return {
+        "observed_cost_usd": usd(cost),
+        "cost_per_day_usd": usd(cost / days) if days else None,
+        "weekday_counts": dict(
+            zip(("mon", "tue", "wed", "thu", "fri", "sat", "sun"), counts, strict=True)
+        ),
+        "short_window": days < MIN_WINDOW_DAYS or min(counts) < MIN_WEEKDAY_COUNT,
+        "weekend_only": any(counts) and not any(counts[:5]),
+    }
 
 
 def _spikes(by_day: dict[str, _Tally]) -> list[dict[str, Any]]:

@@ -69,6 +69,8 @@ class Recommendation:
     estimated_monthly_savings_usd: Decimal
     assumption: str
     evidence: dict[str, Any]
+    observed_savings_usd: Decimal = Decimal(0)
+    """What the change would have saved over the observed period itself (no extrapolation)."""
 
     def to_json(self) -> dict[str, Any]:
         """JSON-safe dict."""
@@ -76,6 +78,7 @@ class Recommendation:
             "kind": self.kind,
             "title": self.title,
             "estimated_monthly_savings_usd": float(round(self.estimated_monthly_savings_usd, 2)),
+            "observed_savings_usd": float(round(self.observed_savings_usd, 6)),
             "assumption": self.assumption,
             "evidence": self.evidence,
         }
@@ -122,6 +125,9 @@ def recommend(
     )  # fmt: skip
     found += _response_cache(rollup, book, scale=monthly_scale, scaling=scaling)
     found = [item for item in found if item.estimated_monthly_savings_usd >= MIN_MONTHLY_SAVINGS]
+    for item in found:
+        item.observed_savings_usd = item.estimated_monthly_savings_usd / monthly_scale
+    # one scale for all, so this is also the ranking by observed savings
     found.sort(key=lambda item: (-item.estimated_monthly_savings_usd, item.kind, item.title))
     return found[:MAX_RECOMMENDATIONS]
 

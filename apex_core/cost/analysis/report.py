@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Any
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any, Final
 
 from apex_core.cost.analysis.analyze import Analysis
 
+SIGNIFICANT_FIGURES: Final = 3
+"""Digits shown for an amount under a dollar ($0.247, $0.0073); a dollar or more shows cents."""
 
-def _money(amount: float | None) -> str:
+
+def format_usd(amount: float | Decimal | None) -> str:
+    """The one money rule (report, page, ``apex chat``): cents from a dollar up, else 3 figures.
+
+    ``1234.5`` -> ``$1,234.50``; ``0.2473`` -> ``$0.247``; ``0.13`` -> ``$0.13``;
+    ``0.000123456`` -> ``$0.000123``; ``0`` -> ``$0.00``; ``-0.5`` -> ``-$0.50``;
+    ``None`` -> ``n/a``.
+    """
     if amount is None:
         return "n/a"
-    if abs(amount) >= 100:
-        return f"${amount:,.0f}"
-    if abs(amount) >= 1:
-        return f"${amount:,.2f}"
-    return f"${amount:,.4f}"
+    value = Decimal(str(amount)) if isinstance(amount, float) else Decimal(amount)
+    sign = "-" if value < 0 else ""
+    value = abs(value)
+    if value >= 1 or value == 0:
+        return f"{sign}${value.quantize(Decimal('0.01'), ROUND_HALF_EVEN):,}"
+    decimals = max(2, SIGNIFICANT_FIGURES - value.adjusted() - 1)
+    rounded = value.quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_EVEN)
+    if rounded >= 1:
+        return f"{sign}$1.00"
+    text = f"{rounded:f}".rstrip("0")
+    whole, _, fraction = text.partition(".")
+    return f"{sign}${whole}.{fraction.ljust(2, '0')}"
 
 
 def _cell(text: Any) -> str:
@@ -41,12 +58,41 @@ def _period(period: dict[str, Any]) -> str:
     return f"over {length} ({first[:10]} to {last[:10]})"
 
 
+def _monthly(amount: float, period: dict[str, Any]) -> str:
+    """A monthly figure with its factor, called an extrapolation when the window is short."""
+    factor = f"x{period['monthly_scale']:.3g}"
+    if period.get("short_window"):
+        return f"{format_usd(amount)} a month extrapolated {factor} from a short window"
+    return f"{format_usd(amount)} a month, {factor}"
+
+
+def _headline(total: float, period: dict[str, Any]) -> str:
+    """Observed total and per-day rate, then the monthly figure labelled by what it stands on."""
+    line = f"**Total: {format_usd(total)}** {_period(period)}"
+    if period.get("cost_per_day_usd") is not None:
+        line += f", {format_usd(period['cost_per_day_usd'])} per day"
+    monthly = period["projected_monthly_cost_usd"]
+    if period.get("weekend_only"):
+        return (
+            f"{line}. The data covers only a weekend, and weekday usage usually differs: "
+            "no monthly figure is extrapolated from it."
+        )
+    if period.get("short_window"):
+        why = "under 7 days of data" if period["days"] < 7 else "fewer than two of each weekday"
+        return (
+            f"{line}. Short window ({why}): a month would be {format_usd(monthly)} only as an "
+            f"extrapolation x{period['monthly_scale']:.3g} of this window; read it as a rough "
+            "order of magnitude."
+        )
+    return f"{line}; projected {_monthly(monthly, period)}."
+
+
 def _evidence(item: dict[str, Any]) -> str:
     evidence = item["evidence"]
     return (
         f"{evidence['requests']:,} requests on {evidence['model']}: "
-        f"{_money(evidence['observed_cost_usd'])} as used, "
-        f"{_money(evidence['what_if_cost_usd'])} repriced"
+        f"{format_usd(evidence['observed_cost_usd'])} as used, "
+        f"{format_usd(evidence['what_if_cost_usd'])} repriced"
     )
 
 
@@ -57,40 +103,47 @@ def render_markdown(analysis: Analysis, *, top: int = 10) -> str:
     total = data["total_cost_usd"]
     savings = sum(item["estimated_monthly_savings_usd"] for item in data["recommendations"])
     out = ["# AI cost analysis", ""]
-    out.append(
-        f"**Total: {_money(total)}** {_period(period)}; "
-        f"projected {_money(period['projected_monthly_cost_usd'])} a month."
-    )
+    out.append(_headline(total, period))
     units = data["unit_costs"]
     out.append(
         f"{units['requests']:,} requests, {units['tokens']:,} tokens: "
-        f"{_money(units['cost_per_request_usd'])} per request, "
-        f"{_money(units['cost_per_1k_tokens_usd'])} per 1K tokens."
+        f"{format_usd(units['cost_per_request_usd'])} per request, "
+        f"{format_usd(units['cost_per_1k_tokens_usd'])} per 1K tokens."
     )
     out += ["", "## Top models", ""]
     out += _table(
         ["Provider", "Model", "Requests", "Input tokens", "Cached input", "Output tokens", "Cost"],
         [
             [m["provider"], m["model"], f"{m['requests']:,}", f"{m['input_tokens']:,}",
-             f"{m['cached_input_tokens']:,}", f"{m['output_tokens']:,}", _money(m["cost_usd"])]
+             f"{m['cached_input_tokens']:,}", f"{m['output_tokens']:,}", format_usd(m["cost_usd"])]
             for m in data["by_model"][:top]
         ],
         numeric=5,
     )  # fmt: skip
     out += ["", "## Recommendations", ""]
     if data["recommendations"]:
+        observed = sum(item["observed_savings_usd"] for item in data["recommendations"])
         out.append(
-            f"Up to {_money(savings)} a month in total if every change were applied "
-            "independently (savings overlap, so they do not simply add up)."
+            f"Up to {format_usd(observed)} over the observed period ({_monthly(savings, period)}) "
+            "if every change were applied independently (savings overlap, so they do not "
+            "simply add up). Ranked by observed savings."
         )
         out.append("")
         out += _table(
-            ["#", "Change", "Saves / month", "Evidence", "Assumption"],
+            [
+                "#",
+                "Change",
+                "Saved (observed)",
+                f"Saves / month (x{period['monthly_scale']:.3g})",
+                "Evidence",
+                "Assumption",
+            ],
             [
                 [
                     index,
                     item["title"],
-                    _money(item["estimated_monthly_savings_usd"]),
+                    format_usd(item["observed_savings_usd"]),
+                    format_usd(item["estimated_monthly_savings_usd"]),
                     _evidence(item),
                     item["assumption"],
                 ]
@@ -108,18 +161,26 @@ def render_markdown(analysis: Analysis, *, top: int = 10) -> str:
         if len(rows) > 1 or (rows and rows[0][label]):
             out += ["", f"## {title}", ""]
             out += _table([label.replace("_", " ").capitalize(), "Requests", "Cost"],
-                          [[r[label], f"{r['requests']:,}", _money(r["cost_usd"])] for r in rows], numeric=2)  # fmt: skip
+                          [[r[label], f"{r['requests']:,}", format_usd(r["cost_usd"])] for r in rows], numeric=2)  # fmt: skip
     if len(data["week_over_week"]) > 1:
+        weeks = data["week_over_week"]
         out += ["", "## Week over week", ""]
-        out += _table(["Week of", "Cost", "Change"], [
-            [w["week_start"], _money(w["cost_usd"]),
+        out.append(
+            "Weeks start on Monday. Each change compares the average cost per day with the "
+            "previous week's, so a partial week (fewer than 7 days of data) is compared like "
+            "with like; its total covers only the days shown."
+        )
+        out.append("")
+        out += _table(["Week of", "Days", "Cost", "Per day", "Change per day"], [
+            [w["week_start"] + (" (partial)" if w["partial"] else ""), f"{w['days']} of 7",
+             format_usd(w["cost_usd"]), format_usd(w["cost_per_day_usd"]),
              "-" if w["change_pct"] is None else f"{w['change_pct']:+.1f}%"]
-            for w in data["week_over_week"]
-        ], numeric=2)  # fmt: skip
+            for w in weeks
+        ], numeric=4)  # fmt: skip
     if data["spike_days"]:
         out += ["", "## Spike days", ""]
         out += _table(["Date", "Cost", "x median day"], [
-            [s["date"], _money(s["cost_usd"]), f"{s['ratio']:g}"] for s in data["spike_days"]
+            [s["date"], format_usd(s["cost_usd"]), f"{s['ratio']:g}"] for s in data["spike_days"]
         ], numeric=2)  # fmt: skip
     if data["unpriced"]:
         out += ["", "## Unpriced models (not in any total)", ""]
@@ -129,9 +190,11 @@ def render_markdown(analysis: Analysis, *, top: int = 10) -> str:
         ], numeric=3)  # fmt: skip
     rows_info = data["rows"]
     out += ["", "## Rows", ""]
+    empty = rows_info.get("empty_buckets", 0)
     out.append(
         f"{rows_info['read']:,} read, {rows_info['imported']:,} imported, "
-        f"{rows_info['rejected']:,} rejected."
+        + (f"{empty:,} empty bucket{'' if empty == 1 else 's'} (no usage), " if empty else "")
+        + f"{rows_info['rejected']:,} rejected."
     )
     for reason, count in rows_info["reasons"].items():
         out.append(f"- {count:,} x {reason}")

@@ -6,7 +6,9 @@ the record's ``input_tokens`` is their sum (see docs/COST_ENGINE.md).
 writes keep their TTL split (``ephemeral_5m`` / ``ephemeral_1h``) because the
 two are priced differently. The report carries no request count, so records
 have ``requests = 0`` and per-request figures are not computed for them.
-``workspace_id`` (else ``api_key_id``) becomes the feature.
+``workspace_id`` (else ``api_key_id``) becomes the feature. A bucket with no
+results, or a row with nothing but its times, is an :class:`EmptyBucket`
+(zero usage, counted, not rejected).
 
 The console CSV is read by column name; both the API's field names and the
 console's ``usage_input_tokens_*`` names are accepted (docs/USAGE_FORMATS.md).
@@ -23,11 +25,22 @@ from apex_core.cost.formats.context import (
     csv_records,
     json_document,
 )
-from apex_core.cost.formats.fields import parse_count, parse_timestamp, text_or_empty
-from apex_core.cost.model.records import RowRejected, UsageRecord, check_token_invariants
+from apex_core.cost.formats.fields import (
+    is_empty_bucket,
+    parse_count,
+    parse_timestamp,
+    text_or_empty,
+)
+from apex_core.cost.model.records import (
+    EmptyBucket,
+    RowRejected,
+    UsageRecord,
+    check_token_invariants,
+)
 from apex_core.errors import ImportFailed
 
 UNGROUPED_MODEL: Final = "(not grouped by model)"
+BUCKET_TIMES: Final = ("starting_at", "ending_at")
 # console CSV column -> API field name
 _CONSOLE_COLUMNS: Final = {
     "usage_date_utc": "starting_at",
@@ -64,6 +77,8 @@ def _json_rows(text: TextIO, context: ImportContext) -> RowStream:
                 error = RowRejected("bad bucket", "expected a bucket with a 'results' list")
                 yield context.reject(0, error, f"data[{b_index}]")
                 continue
+            if not results:
+                yield EmptyBucket(context.source, 0, f"data[{b_index}]")
             for r_index, result in enumerate(results):
                 try:
                     if not isinstance(result, dict):
@@ -92,7 +107,9 @@ def _csv_rows(text: TextIO, context: ImportContext) -> RowStream:
     )
 
 
-def _record(values: dict[str, Any], source: str, line: int) -> UsageRecord:
+def _record(values: dict[str, Any], source: str, line: int) -> UsageRecord | EmptyBucket:
+    if is_empty_bucket(values, BUCKET_TIMES):
+        return EmptyBucket(source, line)
     creation = values.get("cache_creation")
     if creation is not None and not isinstance(creation, dict):
         raise RowRejected("bad cache_creation", "expected an object with ephemeral_* counts")

@@ -11,10 +11,10 @@ from typing import Any, TextIO
 
 from apex_core.cost.errors import BadModelMapping
 from apex_core.cost.formats.mapping import ModelMapping
-from apex_core.cost.model.records import Rejection, RowRejected, UsageRecord
+from apex_core.cost.model.records import EmptyBucket, Rejection, RowRejected, UsageRecord
 from apex_core.errors import ImportFailed
 
-RowStream = Iterator[UsageRecord | Rejection]
+RowStream = Iterator[UsageRecord | EmptyBucket | Rejection]
 
 
 @dataclass(slots=True)
@@ -76,11 +76,11 @@ def csv_records(
     reader: Any,
     width: int,
     context: ImportContext,
-    to_record: Callable[[list[str], int], UsageRecord],
+    to_record: Callable[[list[str], int], UsageRecord | EmptyBucket],
 ) -> RowStream:
     """Each non-blank row of a ``csv.reader`` (past its header) as ``to_record(row, line)``,
     or its rejection: a row with fewer than ``width`` fields, or one ``to_record``
-    rejects with :class:`RowRejected`."""
+    rejects with :class:`RowRejected`. ``to_record`` may return an :class:`EmptyBucket`."""
     for row in reader:
         line = reader.line_num
         if not row:

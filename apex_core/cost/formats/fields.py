@@ -7,6 +7,7 @@ that names the field, what arrived and what was expected.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
 from apex_core.cost.model.records import RowRejected
@@ -110,3 +111,15 @@ def text_or_empty(value: object) -> str:
     if value is None:
         return ""
     return str(value).strip()
+
+
+def is_empty_bucket(values: Mapping[str, object], time_fields: Iterable[str]) -> bool:
+    """True for a bucket row whose only filled fields are its times (and a JSON ``object``).
+
+    Bucketed exports (OpenAI, Anthropic) write such a row for a period with no
+    usage: it is zero usage, not a malformed row. A row with no time is not one.
+    """
+    times = frozenset(time_fields) | {"object"}
+    if not any(text_or_empty(values.get(name)) for name in times - {"object"}):
+        return False
+    return not any(text_or_empty(value) for name, value in values.items() if name not in times)

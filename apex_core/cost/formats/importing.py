@@ -1,7 +1,8 @@
 """``read_usage``: open a usage file or upload, recognise its format, stream its records.
 
 The result is an iterable of :class:`UsageRecord`; rejected rows are counted
-(with file, line and reason) in ``result.stats`` while it is iterated, so an
+(with file, line and reason) and empty buckets (rows of a bucketed export that
+report no usage) are counted in ``result.stats`` while it is iterated, so an
 import never drops a row without saying so. Works on paths (the CLI) and on
 bytes or binary streams (an uploaded file in the ingest function).
 """
@@ -19,7 +20,7 @@ from apex_core.cost.errors import UnknownUsageFormat
 from apex_core.cost.formats.context import ImportContext, RowStream
 from apex_core.cost.formats.mapping import ModelMapping
 from apex_core.cost.formats.registry import FORMATS, detect_format, reader_for
-from apex_core.cost.model.records import ImportStats, UsageRecord
+from apex_core.cost.model.records import EmptyBucket, ImportStats, UsageRecord
 from apex_core.errors import ImportFailed
 
 DEFAULT_TRACE_START: Final = datetime(2025, 1, 1, tzinfo=UTC)
@@ -98,6 +99,8 @@ class ImportResult:
                 if type(item) is UsageRecord:
                     stats.imported += 1
                     yield item
+                elif type(item) is EmptyBucket:
+                    stats.empty_buckets += 1
                 else:
                     stats.add_rejection(item)  # type: ignore[arg-type]
         except UnicodeDecodeError as exc:

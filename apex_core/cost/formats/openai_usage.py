@@ -5,7 +5,9 @@ line) and the dashboard's CSV export. OpenAI's ``input_tokens`` already
 include ``input_cached_tokens``, which is the record's convention, so they are
 copied as they are. ``project_id`` (else ``api_key_id``) becomes the feature,
 ``user_id`` the end user. A result not grouped by model keeps its tokens under
-the model ``(not grouped by model)``, which is reported as unpriced.
+the model ``(not grouped by model)``, which is reported as unpriced. A bucket
+with no results, or a CSV row with nothing but the bucket's times (a day with
+no usage), is an :class:`EmptyBucket`: zero usage, counted, not rejected.
 """
 
 from __future__ import annotations
@@ -21,12 +23,24 @@ from apex_core.cost.formats.context import (
     csv_records,
     json_document,
 )
-from apex_core.cost.formats.fields import parse_bool, parse_count, parse_timestamp, text_or_empty
-from apex_core.cost.model.records import RowRejected, UsageRecord, check_token_invariants
+from apex_core.cost.formats.fields import (
+    is_empty_bucket,
+    parse_bool,
+    parse_count,
+    parse_timestamp,
+    text_or_empty,
+)
+from apex_core.cost.model.records import (
+    EmptyBucket,
+    RowRejected,
+    UsageRecord,
+    check_token_invariants,
+)
 from apex_core.errors import ImportFailed
 
 UNGROUPED_MODEL: Final = "(not grouped by model)"
 CSV_REQUIRED: Final = ("start_time", "input_tokens", "output_tokens")
+BUCKET_TIMES: Final = ("start_time", "end_time", "start_time_iso", "end_time_iso")
 
 
 def read_rows(text: TextIO, context: ImportContext, head: str) -> RowStream:
@@ -75,6 +89,8 @@ def _json_rows(text: TextIO, context: ImportContext, head: str) -> RowStream:
                 error = RowRejected("bad bucket", "expected a bucket with a 'results' list")
                 yield context.reject(line, error, where)
                 continue
+            if not results:
+                yield EmptyBucket(context.source, line, f"data[{b_index}]")
             for r_index, result in enumerate(results):
                 where = f"data[{b_index}].results[{r_index}]"
                 try:
@@ -98,7 +114,9 @@ def _csv_rows(text: TextIO, context: ImportContext) -> RowStream:
     )
 
 
-def _record(values: dict[str, Any], source: str, line: int) -> UsageRecord:
+def _record(values: dict[str, Any], source: str, line: int) -> UsageRecord | EmptyBucket:
+    if is_empty_bucket(values, BUCKET_TIMES):
+        return EmptyBucket(source, line)
     model = text_or_empty(values.get("model")) or UNGROUPED_MODEL
     record = UsageRecord(
         timestamp=parse_timestamp(values.get("start_time"), "start_time"),

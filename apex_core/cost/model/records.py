@@ -64,13 +64,26 @@ class Rejection:
         }
 
 
+@dataclass(slots=True, frozen=True)
+class EmptyBucket:
+    """A row of a bucketed export that reports no usage at all (a day nobody used the API).
+
+    Zero usage, not an error: counted in ``ImportStats.empty_buckets``, never rejected.
+    """
+
+    source: str
+    line: int
+    where: str = ""
+
+
 @dataclass(slots=True)
 class ImportStats:
-    """Row accounting of one or more imports: read = imported + rejected."""
+    """Row accounting of one or more imports: read = imported + empty_buckets + rejected."""
 
     read: int = 0
     imported: int = 0
     rejected: int = 0
+    empty_buckets: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
     examples: list[Rejection] = field(default_factory=list)
 
@@ -86,16 +99,18 @@ class ImportStats:
         self.read += other.read
         self.imported += other.imported
         self.rejected += other.rejected
+        self.empty_buckets += other.empty_buckets
         self.reasons.update(other.reasons)
         room = MAX_KEPT_REJECTIONS - len(self.examples)
         self.examples.extend(other.examples[: max(room, 0)])
 
     def to_json(self) -> dict[str, object]:
-        """``{read, imported, rejected, reasons: {reason: count}, examples: [...]}``."""
+        """``{read, imported, rejected, empty_buckets, reasons: {reason: count}, examples}``."""
         return {
             "read": self.read,
             "imported": self.imported,
             "rejected": self.rejected,
+            "empty_buckets": self.empty_buckets,
             "reasons": dict(sorted(self.reasons.items())),
             "examples": [rejection.to_json() for rejection in self.examples],
         }

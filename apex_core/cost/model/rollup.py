@@ -259,8 +259,8 @@ def _read_header(rollup: UsageRollup, data: Any) -> None:
         rollup.daily_buckets = bool(data.get("daily_buckets", True))
         rows = data.get("rows") or {}
         stats = rollup.rows
-        stats.read, stats.imported, stats.rejected = (
-            int(rows.get(name, 0)) for name in ("read", "imported", "rejected")
+        stats.read, stats.imported, stats.rejected, stats.empty_buckets = (
+            int(rows.get(name, 0)) for name in ("read", "imported", "rejected", "empty_buckets")
         )
         stats.reasons.update({str(k): int(v) for k, v in (rows.get("reasons") or {}).items()})
         stats.examples.extend(

@@ -37,8 +37,10 @@ def test_week_over_week_spikes_and_unit_costs() -> None:
     result = analyze(accumulate(_two_weeks())).to_json()
     assert result["total_cost_usd"] == pytest.approx(13 * 1.0 + 5.0)
     assert result["week_over_week"] == [
-        {"week_start": "2025-03-03", "cost_usd": pytest.approx(7.0), "change_pct": None},
-        {"week_start": "2025-03-10", "cost_usd": pytest.approx(11.0),
+        {"week_start": "2025-03-03", "cost_usd": pytest.approx(7.0), "days": 7, "partial": False,
+         "cost_per_day_usd": pytest.approx(1.0), "change_pct": None},
+        {"week_start": "2025-03-10", "cost_usd": pytest.approx(11.0), "days": 7, "partial": False,
+         "cost_per_day_usd": pytest.approx(11 / 7),
          "change_pct": pytest.approx(round((11 - 7) / 7 * 100, 2))},
     ]  # fmt: skip
     assert [spike["date"] for spike in result["spike_days"]] == ["2025-03-12"]

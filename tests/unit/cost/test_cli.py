@@ -65,7 +65,7 @@ def test_markdown_report_of_a_real_trace_priced_with_a_mapping() -> None:
     assert markdown.returncode == 0, markdown.stderr
     assert markdown.stdout.startswith("# AI cost analysis")
     assert "| Provider | Model | Requests |" in markdown.stdout
-    assert "| # | Change | Saves / month | Evidence | Assumption |" in markdown.stdout
+    assert "| # | Change | Saved (observed) | Saves / month (x" in markdown.stdout
 
 
 def test_rejected_rows_are_reported_with_file_and_line() -> None:

@@ -112,4 +112,13 @@ def test_a_stored_v1_chunk_reads_into_named_cells_and_is_written_back_the_same()
     assert (bob.requests, bob.output_tokens, bob.records) == (1, 500, 1)
     assert rollup.usage == Usage(2, 2400, 200, 300, 50, 600, 20)
     assert (rollup.first_day, rollup.last_day) == ("2025-03-01", "2025-03-01")
-    assert rollup.to_chunks() == [STORED_V1_CHUNK]
+    # written back the same, plus the empty-bucket count (0) that v1 chunks did not store yet
+    rows = {
+        "read": 2,
+        "imported": 2,
+        "rejected": 0,
+        "empty_buckets": 0,
+        "reasons": {},
+        "examples": [],
+    }
+    assert rollup.to_chunks() == [{**STORED_V1_CHUNK, "rows": rows}]

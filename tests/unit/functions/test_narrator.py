@@ -73,3 +73,8 @@ def test_counts_agree_with_their_nouns_and_verbs() -> None:
         {"count": 1, "savings_usd": 3.5, "top_title": "x", "top_savings_usd": 3.5},
     )
     assert single.startswith("1 change saves up to")
+
+
+def test_amounts_under_a_dollar_follow_the_report_money_rule() -> None:
+    text = TemplateNarrator().narrate("supervisor.summary", {**FACTS, "total_usd": 0.2473})
+    assert text.startswith("Analysed $0.247 of AI spend")

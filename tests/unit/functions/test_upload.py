@@ -143,6 +143,11 @@ def test_nothing_imported_says_why() -> None:
     assert error.code == "no_usable_rows"
     assert "all 1 rows were rejected (bad number in input_tokens (1))" in error.message
     assert error.summary is answer
+    lines = (USAGE_FIXTURES / "openai_usage_week.csv").read_text().splitlines()
+    only_empty = "\n".join([lines[0], *(line for line in lines if line.endswith(",,,,"))]) + "\n"
+    empty = _summary(only_empty.encode(), "idle.csv")
+    assert (empty["rows"]["empty_buckets"], empty["rows"]["rejected"]) == (1, 0)
+    assert "all 1 rows are empty buckets" in upload.nothing_imported(empty).message
 
 
 def test_model_hint_names_the_http_parameter() -> None:
