@@ -324,6 +324,7 @@ def soak(plan: SoakPlan, *, log_dir: Path) -> SoakReport:
     env = {
         **os.environ,
         "JWT_SECRET": secret,
+        "DEMO_SESSION_SECRET": secrets.token_urlsafe(48),
         "DEMO_MODE": "1",
         # A killed delivery's lease is waited out by the redelivery: keep that short.
         "RUN_LEASE_SECONDS": "20",

@@ -117,6 +117,7 @@ def start_stack(
     host: str = "127.0.0.1",
     ports: StackPorts | None = None,
     requests_delivery: RequestsDelivery = "pull",
+    forwarder_pubsub_host: str | None = None,
 ) -> Stack:
     """Provision Pub/Sub for ``project``, start the functions, then the edge; wait for each.
 
@@ -124,6 +125,9 @@ def start_stack(
     ``DEMO_MODE`` …); ``GOOGLE_CLOUD_PROJECT`` is set to ``project`` here.
     Run requests reach ``run_agent`` through the push forwarder (``"pull"``), or
     through the emulator's own push (``"push"``, for the benchmark's comparison).
+    ``forwarder_pubsub_host`` points the forwarder, which stands in for Pub/Sub's own
+    push machinery, straight at the emulator when the apps reach it through a proxy
+    (the fault tests: a cut between the apps and Pub/Sub does not reach real push).
     """
     ports = ports or StackPorts()
     env = {**env, "GOOGLE_CLOUD_PROJECT": project, "PYTHONUNBUFFERED": "1"}
@@ -155,8 +159,16 @@ def start_stack(
     for child, port in started:
         child.wait_ready(tcp_ready(host, port), timeout=PROCESS_READY_TIMEOUT_SECONDS)
     if requests_delivery == "pull":
+        forwarder_env = (
+            env
+            if forwarder_pubsub_host is None
+            else {**env, "PUBSUB_EMULATOR_HOST": forwarder_pubsub_host}
+        )
         start_push_forwarder(
-            group, project=project, env=env, endpoint=f"http://{host}:{ports.run_agent}/"
+            group,
+            project=project,
+            env=forwarder_env,
+            endpoint=f"http://{host}:{ports.run_agent}/",
         )
     edge = group.start(
         EDGE_PROCESS,

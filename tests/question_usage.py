@@ -59,7 +59,13 @@ def price_of(row: Line, model: str | None = None) -> Decimal:
 
 
 def dollars(value: Decimal) -> str:
-    """``$1,234.56``, as an answer shows dollars (under a cent: four places)."""
-    if 0 < abs(value) < Decimal("0.01"):
-        return f"${abs(value).quantize(Decimal('0.0001'), ROUND_HALF_EVEN)}"
-    return f"${value.quantize(Decimal('0.01'), ROUND_HALF_EVEN):,}"
+    """As an answer shows dollars (docs/COST_ENGINE.md's money rule): ``$1,234.56`` from a
+    dollar up, three significant figures below (``$0.0181``, ``$0.13``)."""
+    sign, amount = ("-" if value < 0 else ""), abs(value)
+    if amount >= 1 or amount == 0:
+        return f"{sign}${amount.quantize(Decimal('0.01'), ROUND_HALF_EVEN):,}"
+    # 3 significant figures: the first non-zero digit's place, two more, at least cents
+    places = max(2, 2 - amount.adjusted())
+    text = f"{amount.quantize(Decimal(1).scaleb(-places), ROUND_HALF_EVEN):f}".rstrip("0")
+    whole, _, fraction = text.partition(".")
+    return f"{sign}${whole}.{fraction.ljust(2, '0')}"

@@ -179,7 +179,15 @@ def start_fault_stack(
     group = ProcessGroup(log_dir=log_dir / project)
     ports = StackPorts.free()
     try:
-        start_stack(group, project=project, env=app_env, ports=ports)
+        # The push forwarder is Pub/Sub's own push locally: it reaches the emulator
+        # directly, as real push is not cut off by the apps' connection to Pub/Sub.
+        start_stack(
+            group,
+            project=project,
+            env=app_env,
+            ports=ports,
+            forwarder_pubsub_host=emulators.pubsub,
+        )
     except BaseException:
         group.stop_all()
         pubsub.close()
