@@ -165,26 +165,28 @@ async def runner(
                 "text": PROMPT,
                 "client_message_id": f"soak-{index}-{len(records)}-{secrets.token_hex(3)}",
             }
-            await ws.send(json.dumps(frame))
+            pending: dict[str, Any] | None = frame  # sent before the next read
             while record.run_s is None:
                 try:
+                    if pending is not None:
+                        await ws.send(json.dumps(pending))
+                        pending = None
                     message = json.loads(await ws.recv())
-                except ConnectionClosed as exc:
+                except ConnectionClosed as exc:  # on a send or a read: dial again
                     counters.closed(exc)
                     ws = await dial(url, token)
                     if record.run_id:
                         after = max(record.received, default=0)
-                        resume = {"type": "resume", "run_id": record.run_id, "after_seq": after}
-                        await ws.send(json.dumps(resume))
+                        pending = {"type": "resume", "run_id": record.run_id, "after_seq": after}
                     else:  # not accepted yet: the same client_message_id is the same run
-                        await ws.send(json.dumps(frame))
+                        pending = frame
                     continue
                 _take(record, message, frame)
                 if message.get("type") == "error":
                     if not message.get("retryable"):
                         raise RuntimeError(f"the server refused the run: {message}")
                     await asyncio.sleep(1.0)  # a retryable refusal: back off, send again
-                    await ws.send(json.dumps(frame))
+                    pending = frame
     finally:
         await ws.close()
 
