@@ -69,7 +69,7 @@ class Recommendation:
     estimated_monthly_savings_usd: Decimal
     assumption: str
     evidence: dict[str, Any]
-    observed_savings_usd: Decimal = Decimal(0)
+    observed_savings_usd: Decimal
     """What the change would have saved over the observed period itself (no extrapolation)."""
 
     def to_json(self) -> dict[str, Any]:
@@ -100,6 +100,11 @@ class WhatIf:
     changed: Decimal = Decimal(0)
     usage: Usage = NO_USAGE
 
+    @property
+    def saved(self) -> Decimal:
+        """What the change saves on this usage over the observed period."""
+        return self.current - self.changed
+
 
 def recommend(
     rollup: UsageRollup,
@@ -125,8 +130,6 @@ def recommend(
     )  # fmt: skip
     found += _response_cache(rollup, book, scale=monthly_scale, scaling=scaling)
     found = [item for item in found if item.estimated_monthly_savings_usd >= MIN_MONTHLY_SAVINGS]
-    for item in found:
-        item.observed_savings_usd = item.estimated_monthly_savings_usd / monthly_scale
     # one scale for all, so this is also the ranking by observed savings
     found.sort(key=lambda item: (-item.estimated_monthly_savings_usd, item.kind, item.title))
     return found[:MAX_RECOMMENDATIONS]
@@ -201,7 +204,8 @@ def _cheaper_models(
         result.append(Recommendation(
             kind="cheaper_model",
             title=f"Route short-output '{group.feature or '(no feature)'}' requests from {group.model} to {cheaper}",
-            estimated_monthly_savings_usd=(values.current - values.changed) * scale,
+            estimated_monthly_savings_usd=values.saved * scale,
+            observed_savings_usd=values.saved,
             assumption=(
                 f"{float(round(share * 100, 1))}% of these requests produce <= {SHORT_OUTPUT_TOKENS} "
                 f"output tokens; those requests, with the same tokens, are repriced at {group.provider}:"
@@ -249,7 +253,8 @@ def _caching(
         result.append(Recommendation(
             kind="prompt_caching",
             title=f"Enable prompt caching for '{group.feature or '(no feature)'}' on {group.model}",
-            estimated_monthly_savings_usd=(values.current - values.changed) * scale,
+            estimated_monthly_savings_usd=values.saved * scale,
+            observed_savings_usd=values.saved,
             assumption=(
                 f"No input tokens were cached, yet {float(round(share * 100, 1))}% of input tokens "
                 f"repeat a prefix seen within {int(PREFIX_CACHE_TTL_SECONDS // 60)} minutes (prefix "
@@ -291,7 +296,8 @@ def _batching(
         result.append(Recommendation(
             kind="batch",
             title=f"Move '{group.feature}' on {group.model} to the {group.provider} Batch API",
-            estimated_monthly_savings_usd=(values.current - values.changed) * scale,
+            estimated_monthly_savings_usd=values.saved * scale,
+            observed_savings_usd=values.saved,
             assumption=(
                 f"Feature '{group.feature}' is latency-insensitive ({why}) and can wait up to 24 h; its "
                 f"interactive requests are repriced at {group.provider}'s batch prices for the same tokens. "
@@ -316,7 +322,8 @@ def _response_cache(
         result.append(Recommendation(
             kind="response_cache",
             title=f"Cache responses of duplicate '{group.feature or '(no feature)'}' requests on {group.model}",
-            estimated_monthly_savings_usd=(values.current - values.changed) * scale,
+            estimated_monthly_savings_usd=values.saved * scale,
+            observed_savings_usd=values.saved,
             assumption=(
                 f"{values.usage.requests} requests repeat an identical request (same prompt fingerprint) seen "
                 f"within {int(DUPLICATE_WINDOW_SECONDS // 3600)} h; a response cache keyed on the "
